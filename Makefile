@@ -1,0 +1,75 @@
+# seckill: see README.md. `make run` and `make test` are the two commands a
+# new machine needs.
+SHELL := /bin/bash
+GO ?= go
+GOBIN := $(shell $(GO) env GOPATH)/bin
+SWAG := $(GOBIN)/swag
+SWAG_VERSION := v1.16.6
+JAEGER := $(GOBIN)/all-in-one
+JAEGER_VERSION := v1.35.0
+SERVICES := product activity order
+BINARIES := $(SERVICES) seckill-migrate
+
+.PHONY: all build test test-short test-reliability bench run demo migrate swag swag-check lint fmt tidy tools postgres clean
+
+all: build
+
+## build: compile every command into bin/
+build:
+	@mkdir -p bin
+	$(GO) build -o bin/ ./cmd/...
+
+## test: vet plus every test with the race detector, against a throwaway PostgreSQL
+test: postgres
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 30m ./...
+
+## test-short: the tests without the race detector (faster while editing)
+test-short: postgres
+	$(GO) test -count=1 ./...
+
+## migrate: apply every service's migrations to DATABASE_URL
+migrate:
+	$(GO) run ./cmd/seckill-migrate
+
+## swag: regenerate the Swagger docs in api/<service>/
+swag: $(SWAG)
+	$(SWAG) fmt -d $$(ls -d $(addprefix internal/,$(SERVICES)) 2>/dev/null | paste -sd,)
+	$(SWAG) init -q -g run.go -d internal/product,internal/platform/httpx,internal/platform/money --instanceName product -o api/product --packageName productdocs --outputTypes go,json
+	@if [ -d internal/activity ]; then $(SWAG) init -q -g run.go -d internal/activity,internal/platform/httpx,internal/platform/money --instanceName activity -o api/activity --packageName activitydocs --outputTypes go,json; fi
+	@if [ -d internal/order ]; then $(SWAG) init -q -g run.go -d internal/order,internal/platform/httpx,internal/platform/money --instanceName order -o api/order --packageName orderdocs --outputTypes go,json; fi
+
+## swag-check: fail when the committed Swagger docs are stale
+swag-check: swag
+	@git diff --exit-code -- api/ || { echo "api/ docs are stale: run make swag and commit" >&2; exit 1; }
+
+## lint: formatting and vet
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+## fmt: format the code
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+## tidy: tidy go.mod
+tidy:
+	$(GO) mod tidy
+
+## tools: install swag and the Jaeger all-in-one binary
+tools: $(SWAG) $(JAEGER)
+
+$(SWAG):
+	$(GO) install github.com/swaggo/swag/cmd/swag@$(SWAG_VERSION)
+
+$(JAEGER):
+	GOFLAGS=-buildvcs=false $(GO) install github.com/jaegertracing/jaeger/cmd/all-in-one@$(JAEGER_VERSION)
+
+## postgres: install the PostgreSQL server binaries when missing
+postgres:
+	@if command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	else echo "PostgreSQL server binaries are missing: sudo apt-get install -y postgresql" >&2; exit 1; fi
+
+clean:
+	rm -rf bin

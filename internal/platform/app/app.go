@@ -1,0 +1,172 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/pprof"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	httpSwagger "github.com/swaggo/http-swagger/v2"
+
+	"github.com/seckill/seckill/internal/platform/db"
+	"github.com/seckill/seckill/internal/platform/httpx"
+	"github.com/seckill/seckill/migrations"
+)
+
+// Deps is what the platform hands a service when it builds its handler.
+type Deps struct {
+	Pool *pgxpool.Pool
+	// Transport is the round tripper for calls to peer services.
+	Transport http.RoundTripper
+}
+
+// Service is a built service: its routes and the background workers that
+// live as long as it does.
+type Service struct {
+	// Routes mounts the service's API on the common router.
+	Routes func(r chi.Router)
+	// Workers run until their context is cancelled, which happens only
+	// after the HTTP server has drained, so in-flight requests can still
+	// rely on them. Each returns when it has flushed what it can.
+	Workers []func(ctx context.Context) error
+	// Swagger is the swag instance name of the service's generated docs;
+	// the UI is served at /swagger/index.html.
+	Swagger string
+}
+
+// BuildFunc builds a service from its dependencies.
+type BuildFunc func(ctx context.Context, d Deps) (*Service, error)
+
+// Options are the optional parts of Run.
+type Options struct {
+	// Ready, when set, is called with the bound HTTP address once the
+	// service accepts requests.
+	Ready func(addr string)
+}
+
+// Run starts a service and blocks until ctx is cancelled, then shuts it
+// down in order: stop accepting requests and drain in-flight ones, stop the
+// workers, close the database pool.
+func Run(ctx context.Context, cfg Config, set migrations.Set, stderr io.Writer, build BuildFunc, opt Options) error {
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel})).With("service", cfg.Name)
+	slog.SetDefault(logger)
+	logger.Info("starting", cfg.LogAttrs()...)
+
+	pool, err := db.Open(ctx, cfg.DatabaseURL, db.Options{MaxConns: int32(cfg.DBMaxConns)})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if cfg.Migrate {
+		if err := migrateWithRetry(ctx, pool, set, 30*time.Second); err != nil {
+			return err
+		}
+	}
+
+	svc, err := build(ctx, Deps{Pool: pool, Transport: http.DefaultTransport})
+	if err != nil {
+		return fmt.Errorf("build %s service: %w", cfg.Name, err)
+	}
+	router := NewRouter(cfg, pool)
+	svc.Routes(router)
+	if svc.Swagger != "" {
+		router.Get("/swagger/*", httpSwagger.Handler(httpSwagger.InstanceName(svc.Swagger), httpSwagger.URL("/swagger/doc.json")))
+	}
+
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	var wg sync.WaitGroup
+	for _, w := range svc.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := w(workCtx); err != nil && !errors.Is(err, context.Canceled) {
+				logger.Error("worker stopped", "err", err)
+			}
+		}()
+	}
+	if cfg.DebugAddr != "" {
+		go serveDebug(ctx, cfg.DebugAddr)
+	}
+
+	serveErr := httpx.Serve(ctx, cfg.HTTP, router, opt.Ready)
+
+	// The server has drained: workers may now finish, within the same bound.
+	stopWork()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(cfg.HTTP.ShutdownTimeout):
+		logger.Warn("workers did not stop in time")
+	}
+	logger.Info("stopped")
+	return serveErr
+}
+
+func migrateWithRetry(ctx context.Context, pool *pgxpool.Pool, set migrations.Set, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	wait := 200 * time.Millisecond
+	for {
+		err := db.Migrate(ctx, pool, set.Schema, set.FS)
+		if err == nil || !db.Unavailable(err) || time.Now().After(deadline) {
+			return err
+		}
+		slog.Warn("database not reachable yet; retrying migration", "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 3*time.Second)
+	}
+}
+
+// NewRouter returns a chi router with the common middleware and the
+// /healthz and /readyz routes.
+func NewRouter(cfg Config, pool *pgxpool.Pool) chi.Router {
+	r := chi.NewRouter()
+	r.Use(httpx.Recover, httpx.RequestID, httpx.CORS(cfg.CORS), httpx.AccessLog(cfg.AccessLog))
+	r.NotFound(httpx.NotFound)
+	r.MethodNotAllowed(httpx.MethodNotAllowed)
+	r.Get("/healthz", handleHealthz)
+	r.Get("/readyz", handleReadyz(pool))
+	return r
+}
+
+// handleHealthz handles GET /healthz: the process is alive.
+func handleHealthz(w http.ResponseWriter, r *http.Request) {
+	httpx.OK(w, map[string]string{"status": "ok"})
+}
+
+// handleReadyz handles GET /readyz: the database answers.
+func handleReadyz(pool *pgxpool.Pool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := db.Ping(r.Context(), pool); err != nil {
+			httpx.Error(w, r, err)
+			return
+		}
+		httpx.OK(w, map[string]string{"status": "ready"})
+	}
+}
+
+func serveDebug(ctx context.Context, addr string) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	c := httpx.DefaultServerConfig(addr)
+	c.WriteTimeout = 2 * time.Minute // CPU profiles take 30 s by default
+	if err := httpx.Serve(ctx, c, mux, nil); err != nil {
+		slog.Error("debug listener", "err", err)
+	}
+}

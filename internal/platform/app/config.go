@@ -1,0 +1,68 @@
+// Package app is the start-up and shutdown sequence every service shares:
+// read the common configuration, open and migrate the database, serve HTTP
+// with the common middleware and health routes, run background workers, and
+// stop all of it in order.
+package app
+
+import (
+	"log/slog"
+
+	"github.com/seckill/seckill/internal/platform/config"
+	"github.com/seckill/seckill/internal/platform/httpx"
+)
+
+// Config is the part of every service's configuration that the platform
+// consumes. Each service embeds it in its own Config.
+type Config struct {
+	Name        string // the service's name: product, activity or order
+	HTTP        httpx.ServerConfig
+	DatabaseURL string
+	DBMaxConns  int
+	Migrate     bool
+	AccessLog   bool
+	LogLevel    slog.Level
+	CORS        httpx.CORSConfig
+	DebugAddr   string // pprof listener; empty turns it off
+}
+
+// LoadConfig reads the common variables. defaultAddr is the service's
+// default HTTP_ADDR.
+func LoadConfig(env *config.Env, name, defaultAddr string) Config {
+	c := Config{Name: name}
+	c.HTTP = httpx.DefaultServerConfig(env.String("HTTP_ADDR", defaultAddr))
+	c.HTTP.ReadHeaderTimeout = env.Duration("HTTP_READ_HEADER_TIMEOUT", c.HTTP.ReadHeaderTimeout)
+	c.HTTP.ReadTimeout = env.Duration("HTTP_READ_TIMEOUT", c.HTTP.ReadTimeout)
+	c.HTTP.WriteTimeout = env.Duration("HTTP_WRITE_TIMEOUT", c.HTTP.WriteTimeout)
+	c.HTTP.IdleTimeout = env.Duration("HTTP_IDLE_TIMEOUT", c.HTTP.IdleTimeout)
+	c.HTTP.ShutdownTimeout = env.Duration("SHUTDOWN_TIMEOUT", c.HTTP.ShutdownTimeout)
+	c.HTTP.MaxHeaderBytes = env.Int("HTTP_MAX_HEADER_BYTES", c.HTTP.MaxHeaderBytes)
+	c.DatabaseURL = env.URL("DATABASE_URL", config.DefaultDatabaseURL)
+	c.DBMaxConns = env.Int("DB_MAX_CONNS", 0)
+	c.Migrate = env.Bool("MIGRATE_ON_START", true)
+	c.AccessLog = env.Bool("ACCESS_LOG", true)
+	c.DebugAddr = env.String("DEBUG_ADDR", "")
+	switch env.OneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error") {
+	case "debug":
+		c.LogLevel = slog.LevelDebug
+	case "warn":
+		c.LogLevel = slog.LevelWarn
+	case "error":
+		c.LogLevel = slog.LevelError
+	default:
+		c.LogLevel = slog.LevelInfo
+	}
+	c.CORS = httpx.CORSConfig{
+		AllowOrigin:  env.String("ACCESS_CONTROL_ALLOW_ORIGIN", "*"),
+		AllowMethods: env.String("ACCESS_CONTROL_ALLOW_METHODS", "GET, POST, PUT, DELETE, OPTIONS"),
+		AllowHeaders: env.String("ACCESS_CONTROL_ALLOW_HEADERS", "Content-Type, Authorization, X-Request-Id"),
+		MaxAge:       env.Int("ACCESS_CONTROL_MAX_AGE", 600),
+	}
+	return c
+}
+
+// LogAttrs returns the configuration as log attributes, secrets masked.
+func (c Config) LogAttrs() []any {
+	return []any{"service", c.Name, "http_addr", c.HTTP.Addr, "database_url", config.Redact(c.DatabaseURL),
+		"db_max_conns", c.DBMaxConns, "migrate_on_start", c.Migrate, "access_log", c.AccessLog,
+		"log_level", c.LogLevel.String(), "cors_origin", c.CORS.AllowOrigin, "debug_addr", c.DebugAddr}
+}

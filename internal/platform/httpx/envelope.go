@@ -1,0 +1,127 @@
+// Package httpx holds the HTTP plumbing every service shares: the response
+// envelope, the one mapping from error codes to statuses, strict JSON
+// decoding, middleware and a server with timeouts and graceful shutdown.
+package httpx
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+
+	"github.com/seckill/seckill/internal/platform/errs"
+)
+
+// Envelope is the body of every successful response, as the original
+// seckill-sanic shaped it.
+type Envelope struct {
+	Code       int         `json:"code" example:"0"`
+	Message    string      `json:"message" example:"ok"`
+	Data       any         `json:"data"`
+	Pagination *Pagination `json:"pagination,omitempty"`
+}
+
+// Pagination describes one page of a list.
+type Pagination struct {
+	Limit  int   `json:"limit" example:"20"`
+	Offset int   `json:"offset" example:"0"`
+	Total  int64 `json:"total" example:"42"`
+}
+
+// ErrorEnvelope is the body of every failed response.
+type ErrorEnvelope struct {
+	Code       int               `json:"code" example:"404"`
+	Message    string            `json:"message" example:"product 7 not found"`
+	Error      string            `json:"error" example:"not_found"`
+	StatusCode int               `json:"status_code" example:"404"`
+	Fields     map[string]string `json:"fields,omitempty"`
+}
+
+// StatusOf maps an error code to its HTTP status. It is the only place in the
+// code base where that mapping lives.
+func StatusOf(code errs.Code) int {
+	switch code {
+	case errs.Invalid:
+		return http.StatusBadRequest
+	case errs.NotFound:
+		return http.StatusNotFound
+	case errs.Conflict:
+		return http.StatusConflict
+	case errs.TooLarge:
+		return http.StatusRequestEntityTooLarge
+	case errs.TooManyRequests:
+		return http.StatusTooManyRequests
+	case errs.Unavailable:
+		return http.StatusServiceUnavailable
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// CodeOfStatus is StatusOf's inverse, used by clients that turn a peer's
+// error response back into an error value.
+func CodeOfStatus(status int) errs.Code {
+	switch status {
+	case http.StatusBadRequest, http.StatusUnprocessableEntity:
+		return errs.Invalid
+	case http.StatusNotFound:
+		return errs.NotFound
+	case http.StatusConflict:
+		return errs.Conflict
+	case http.StatusRequestEntityTooLarge:
+		return errs.TooLarge
+	case http.StatusTooManyRequests:
+		return errs.TooManyRequests
+	case http.StatusServiceUnavailable, http.StatusBadGateway, http.StatusGatewayTimeout:
+		return errs.Unavailable
+	default:
+		return errs.Internal
+	}
+}
+
+// OK writes data in the success envelope with status 200.
+func OK(w http.ResponseWriter, data any) { Write(w, http.StatusOK, data) }
+
+// Write writes data in the success envelope with the given status.
+func Write(w http.ResponseWriter, status int, data any) {
+	writeJSON(w, status, Envelope{Code: 0, Message: "ok", Data: data})
+}
+
+// List writes one page of a list in the success envelope.
+func List(w http.ResponseWriter, data any, p Pagination) {
+	writeJSON(w, http.StatusOK, Envelope{Code: 0, Message: "ok", Data: data, Pagination: &p})
+}
+
+// FieldErrors is returned by input validation: one message per bad field.
+type FieldErrors map[string]string
+
+// Error writes err in the error envelope with the status its code maps to.
+// Internal and unavailable errors are logged with their cause, which the
+// client never sees.
+func Error(w http.ResponseWriter, r *http.Request, err error) {
+	code := errs.CodeOf(err)
+	status := StatusOf(code)
+	if status >= 500 {
+		slog.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path,
+			"request_id", RequestIDFrom(r.Context()), "err", err)
+	}
+	env := ErrorEnvelope{Code: status, Message: errs.MessageOf(err), Error: string(code), StatusCode: status}
+	var fe *fieldError
+	if asFieldError(err, &fe) {
+		env.Fields = fe.fields
+	}
+	writeJSON(w, status, env)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Only a programming error (an unencodable type) gets here.
+		slog.Error("encode response", "err", err)
+		status = http.StatusInternalServerError
+		b = []byte(`{"code":500,"message":"internal error","error":"internal","status_code":500}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}

@@ -1,0 +1,169 @@
+package httpx
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/seckill/seckill/internal/platform/errs"
+)
+
+type ctxKey int
+
+const requestIDKey ctxKey = iota
+
+// RequestIDHeader carries the request id between services and back to clients.
+const RequestIDHeader = "X-Request-Id"
+
+// RequestIDFrom returns the request id stored in ctx, or "".
+func RequestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// WithRequestID returns ctx carrying id, so outgoing calls can forward it.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey, id)
+}
+
+// RequestID takes the caller's X-Request-Id when it is sane, or makes one,
+// stores it in the context and echoes it in the response.
+func RequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get(RequestIDHeader)
+		if id == "" || len(id) > 64 || strings.ContainsFunc(id, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
+			id = newID()
+		}
+		w.Header().Set(RequestIDHeader, id)
+		next.ServeHTTP(w, r.WithContext(WithRequestID(r.Context(), id)))
+	})
+}
+
+func newID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Recover turns a panic in a handler into a 500 error envelope and a log
+// line with the stack, so one bad request cannot take the process down.
+func Recover(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				slog.ErrorContext(r.Context(), "panic in handler", "method", r.Method, "path", r.URL.Path,
+					"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				Error(w, r, errs.E(errs.Internal, "internal error"))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// CORSConfig mirrors the original's ACCESS_CONTROL_ALLOW_* settings.
+type CORSConfig struct {
+	AllowOrigin  string // e.g. "*" or "https://shop.example"; empty turns CORS off
+	AllowMethods string
+	AllowHeaders string
+	MaxAge       int // seconds a preflight answer may be cached
+}
+
+// CORS answers preflight requests and adds the Access-Control-Allow-* headers.
+func CORS(c CORSConfig) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		if c.AllowOrigin == "" {
+			return next
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := w.Header()
+			h.Set("Access-Control-Allow-Origin", c.AllowOrigin)
+			h.Set("Access-Control-Allow-Methods", c.AllowMethods)
+			h.Set("Access-Control-Allow-Headers", c.AllowHeaders)
+			if c.AllowOrigin != "*" {
+				h.Add("Vary", "Origin")
+			}
+			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+				h.Set("Access-Control-Max-Age", strconv.Itoa(c.MaxAge))
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// StatusRecorder wraps a ResponseWriter to remember the status and size
+// written, for access logs and metrics.
+type StatusRecorder struct {
+	http.ResponseWriter
+	Status int
+	Bytes  int
+}
+
+// WriteHeader records the status.
+func (s *StatusRecorder) WriteHeader(code int) {
+	if s.Status == 0 {
+		s.Status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// Write records the size and, if no header was written, status 200.
+func (s *StatusRecorder) Write(b []byte) (int, error) {
+	if s.Status == 0 {
+		s.Status = http.StatusOK
+	}
+	n, err := s.ResponseWriter.Write(b)
+	s.Bytes += n
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (s *StatusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// Recorder returns w as a *StatusRecorder, wrapping it only once per request.
+func Recorder(w http.ResponseWriter) *StatusRecorder {
+	if s, ok := w.(*StatusRecorder); ok {
+		return s
+	}
+	return &StatusRecorder{ResponseWriter: w}
+}
+
+// AccessLog logs one line per request. When enabled is false it is a no-op:
+// under a flash-sale load a line per request costs more than the request.
+func AccessLog(enabled bool) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		if !enabled {
+			return next
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			rec := Recorder(w)
+			next.ServeHTTP(rec, r)
+			slog.InfoContext(r.Context(), "http", "method", r.Method, "path", r.URL.Path, "status", rec.Status,
+				"bytes", rec.Bytes, "duration", time.Since(start), "request_id", RequestIDFrom(r.Context()))
+		})
+	}
+}
+
+// NotFound answers unknown routes with the error envelope.
+func NotFound(w http.ResponseWriter, r *http.Request) {
+	Error(w, r, errs.E(errs.NotFound, "no route for %s %s", r.Method, r.URL.Path))
+}
+
+// MethodNotAllowed answers a known route with a wrong method.
+func MethodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	env := ErrorEnvelope{Code: http.StatusMethodNotAllowed, Message: "method " + r.Method + " not allowed on " + r.URL.Path,
+		Error: "method_not_allowed", StatusCode: http.StatusMethodNotAllowed}
+	writeJSON(w, http.StatusMethodNotAllowed, env)
+}

@@ -1,0 +1,171 @@
+// Package pgserver runs a throwaway PostgreSQL cluster from the system's
+// server binaries, for tests and for `make run`. As root it runs the server
+// as the postgres user, since initdb refuses to run as root.
+package pgserver
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// ErrNoBinaries means the PostgreSQL server binaries are not installed.
+var ErrNoBinaries = errors.New("PostgreSQL server binaries (initdb, pg_ctl) not found on PATH or under /usr/lib/postgresql/*/bin: install them with `apt-get install -y postgresql`")
+
+// Cluster is one PostgreSQL data directory and, while started, its server.
+type Cluster struct {
+	Dir  string // data directory
+	Port int
+	bin  string // directory holding initdb and pg_ctl
+	uid  int    // -1 when the server runs as the current user
+	gid  int
+	Opts []string // extra server settings, as "name=value"
+}
+
+// FindBinaries returns the directory holding initdb and pg_ctl.
+func FindBinaries() (string, error) {
+	if p, err := exec.LookPath("initdb"); err == nil {
+		if _, err := exec.LookPath("pg_ctl"); err == nil {
+			return filepath.Dir(p), nil
+		}
+	}
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	// Prefer the newest version.
+	sort.Sort(sort.Reverse(sort.StringSlice(dirs)))
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
+			return d, nil
+		}
+	}
+	return "", ErrNoBinaries
+}
+
+// FreePort asks the kernel for a free loopback TCP port.
+func FreePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// New prepares a cluster in dir (created when missing) on port; port 0
+// picks a free one. It runs initdb when dir holds no cluster yet.
+func New(ctx context.Context, dir string, port int, opts ...string) (*Cluster, error) {
+	bin, err := FindBinaries()
+	if err != nil {
+		return nil, err
+	}
+	if port == 0 {
+		if port, err = FreePort(); err != nil {
+			return nil, fmt.Errorf("pick a port: %w", err)
+		}
+	}
+	c := &Cluster{Dir: dir, Port: port, bin: bin, uid: -1, gid: -1, Opts: opts}
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			return nil, fmt.Errorf("running as root needs a postgres user to run the server as: %w", err)
+		}
+		c.uid, _ = strconv.Atoi(u.Uid)
+		c.gid, _ = strconv.Atoi(u.Gid)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	if c.uid >= 0 {
+		// The parent must be reachable by the postgres user too.
+		_ = os.Chmod(filepath.Dir(dir), 0o755)
+		if err := os.Chown(dir, c.uid, c.gid); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "PG_VERSION")); err == nil {
+		return c, nil
+	}
+	if err := c.run(ctx, "initdb", "-D", dir, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync", "--locale=C"); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// URL returns a connection URL for database name.
+func (c *Cluster) URL(name string) string {
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", c.Port, name)
+}
+
+// Start starts the server and waits until it accepts connections.
+func (c *Cluster) Start(ctx context.Context) error {
+	o := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories=%s -c max_connections=300", c.Port, c.Dir)
+	for _, s := range c.Opts {
+		o += " -c " + s
+	}
+	return c.run(ctx, "pg_ctl", "-D", c.Dir, "-l", filepath.Join(c.Dir, "server.log"), "-o", o, "-w", "-t", "60", "start")
+}
+
+// Stop stops the server with a fast shutdown: sessions are ended and
+// everything committed is on disk.
+func (c *Cluster) Stop(ctx context.Context) error {
+	return c.run(ctx, "pg_ctl", "-D", c.Dir, "-m", "fast", "-w", "-t", "60", "stop")
+}
+
+// Running reports whether the server is up.
+func (c *Cluster) Running(ctx context.Context) bool {
+	return c.run(ctx, "pg_ctl", "-D", c.Dir, "status") == nil
+}
+
+// Remove deletes the data directory; the server must be stopped.
+func (c *Cluster) Remove() error { return os.RemoveAll(c.Dir) }
+
+// CreateDatabase creates database name, from template when not empty.
+func (c *Cluster) CreateDatabase(ctx context.Context, name, template string) error {
+	args := []string{"-h", "127.0.0.1", "-p", strconv.Itoa(c.Port), "-U", "postgres"}
+	if template != "" {
+		args = append(args, "-T", template)
+	}
+	return c.run(ctx, "createdb", append(args, name)...)
+}
+
+func (c *Cluster) run(ctx context.Context, name string, args ...string) error {
+	cmd := exec.CommandContext(ctx, filepath.Join(c.bin, name), args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	// The server must not die with the process that started it, nor get
+	// its terminal's Ctrl-C twice: give it its own process group.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if c.uid >= 0 {
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(c.uid), Gid: uint32(c.gid)}
+		cmd.Dir = "/"
+	}
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s %v: %w\n%s", name, args, err, out.String())
+	}
+	return nil
+}
+
+// WaitReady waits until the server accepts TCP connections or ctx ends.
+func (c *Cluster) WaitReady(ctx context.Context) error {
+	for {
+		conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", c.Port), time.Second)
+		if err == nil {
+			conn.Close()
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

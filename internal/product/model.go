@@ -1,0 +1,121 @@
+package product
+
+import (
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/seckill/seckill/internal/platform/httpx"
+	"github.com/seckill/seckill/internal/platform/money"
+)
+
+// Product is an item for sale and its inventory.
+type Product struct {
+	ID          int64       `json:"id" example:"1"`
+	Name        string      `json:"name" example:"Mechanical keyboard"`
+	Description string      `json:"description" example:"87 keys, brown switches"`
+	Price       money.Cents `json:"price" swaggertype:"number" example:"9.99"`
+	// Inventory counts the units available to sell or reserve.
+	Inventory int64 `json:"inventory" example:"100"`
+	// Reserved counts the units held for sale activities.
+	Reserved  int64     `json:"reserved" example:"10"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Reservation is a quantity of a product held for one sale activity.
+type Reservation struct {
+	ProductID  int64     `json:"product_id" example:"1"`
+	ActivityID int64     `json:"activity_id" example:"7"`
+	Quantity   int64     `json:"quantity" example:"10"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+// CreateRequest is the body of POST /products.
+type CreateRequest struct {
+	Name        string       `json:"name" example:"Mechanical keyboard"`
+	Description string       `json:"description" example:"87 keys, brown switches"`
+	Price       *money.Cents `json:"price" swaggertype:"number" example:"9.99"`
+	Inventory   *int64       `json:"inventory" example:"100"`
+}
+
+// Valid checks the fields of a new product.
+func (c CreateRequest) Valid() httpx.FieldErrors {
+	p := httpx.FieldErrors{}
+	checkName(p, c.Name)
+	checkDescription(p, c.Description)
+	if c.Price == nil {
+		p["price"] = "is required"
+	}
+	if c.Inventory == nil {
+		p["inventory"] = "is required"
+	} else if *c.Inventory < 0 {
+		p["inventory"] = "must not be negative"
+	}
+	return p
+}
+
+// UpdateRequest is the body of PUT /products/{id}: the fields to change.
+type UpdateRequest struct {
+	Name        *string      `json:"name,omitempty" example:"Mechanical keyboard v2"`
+	Description *string      `json:"description,omitempty"`
+	Price       *money.Cents `json:"price,omitempty" swaggertype:"number" example:"12.50"`
+	Inventory   *int64       `json:"inventory,omitempty" example:"80"`
+}
+
+// Valid checks the fields present in an update.
+func (u UpdateRequest) Valid() httpx.FieldErrors {
+	p := httpx.FieldErrors{}
+	if u.Name == nil && u.Description == nil && u.Price == nil && u.Inventory == nil {
+		p["body"] = "must name at least one of name, description, price, inventory"
+	}
+	if u.Name != nil {
+		checkName(p, *u.Name)
+	}
+	if u.Description != nil {
+		checkDescription(p, *u.Description)
+	}
+	if u.Inventory != nil && *u.Inventory < 0 {
+		p["inventory"] = "must not be negative"
+	}
+	return p
+}
+
+// ReserveRequest is the body of POST /products/{id}/reservations.
+type ReserveRequest struct {
+	ActivityID int64 `json:"activity_id" example:"7"`
+	Quantity   int64 `json:"quantity" example:"10"`
+}
+
+// Valid checks a reservation request.
+func (r ReserveRequest) Valid() httpx.FieldErrors {
+	p := httpx.FieldErrors{}
+	if r.ActivityID <= 0 {
+		p["activity_id"] = "must be a positive integer"
+	}
+	if r.Quantity <= 0 {
+		p["quantity"] = "must be a positive integer"
+	}
+	return p
+}
+
+func checkName(p httpx.FieldErrors, s string) {
+	switch n := utf8.RuneCountInString(s); {
+	case strings.TrimSpace(s) == "":
+		p["name"] = "is required"
+	case n > 250:
+		p["name"] = "must be at most 250 characters"
+	case strings.ContainsRune(s, 0):
+		p["name"] = "must not contain NUL characters"
+	}
+}
+
+func checkDescription(p httpx.FieldErrors, s string) {
+	switch {
+	case utf8.RuneCountInString(s) > 600:
+		p["description"] = "must be at most 600 characters"
+	case strings.ContainsRune(s, 0):
+		p["description"] = "must not contain NUL characters"
+	}
+}

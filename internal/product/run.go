@@ -1,0 +1,45 @@
+// Package product is the product service: products and their inventory,
+// including the reservations that sale activities hold.
+//
+//	@title			seckill product service
+//	@version		1.0
+//	@description	Products and their inventory. Activities reserve inventory here before a sale.
+//	@BasePath		/
+package product
+
+import (
+	"context"
+	"io"
+
+	"github.com/go-chi/chi/v5"
+
+	_ "github.com/seckill/seckill/api/product" // registers the swagger docs
+
+	"github.com/seckill/seckill/internal/platform/app"
+	"github.com/seckill/seckill/internal/platform/config"
+	"github.com/seckill/seckill/migrations"
+)
+
+// Config is the product service's configuration.
+type Config struct {
+	app.Config
+}
+
+// LoadConfig reads the configuration from getenv.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	env := config.New(getenv)
+	c := Config{Config: app.LoadConfig(env, "product", ":8503")}
+	return c, env.Err()
+}
+
+// Run runs the product service until ctx is cancelled.
+func Run(ctx context.Context, getenv func(string) string, stderr io.Writer, opt app.Options) error {
+	cfg, err := LoadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	return app.Run(ctx, cfg.Config, migrations.Product, stderr, func(ctx context.Context, d app.Deps) (*app.Service, error) {
+		s := NewStore(d.Pool)
+		return &app.Service{Routes: func(r chi.Router) { routes(r, s) }, Swagger: "product"}, nil
+	}, opt)
+}

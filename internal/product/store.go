@@ -1,0 +1,191 @@
+package product
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/seckill/seckill/internal/platform/db"
+	"github.com/seckill/seckill/internal/platform/errs"
+)
+
+// Store reads and writes products in the product schema.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// NewStore returns a Store on pool.
+func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// Prices travel as whole cents and are converted in SQL, so no float ever
+// touches them: numeric / 100 and numeric * 100 are exact.
+const productColumns = `id, name, description, (price * 100)::bigint, inventory, reserved, created_at, updated_at`
+
+func scanProduct(row pgx.Row) (Product, error) {
+	var p Product
+	err := row.Scan(&p.ID, &p.Name, &p.Description, &p.Price, &p.Inventory, &p.Reserved, &p.CreatedAt, &p.UpdatedAt)
+	return p, err
+}
+
+// Create inserts a product.
+func (s *Store) Create(ctx context.Context, in CreateRequest) (Product, error) {
+	const q = `INSERT INTO product.products (name, description, price, inventory)
+		VALUES ($1, $2, $3::bigint::numeric / 100, $4) RETURNING ` + productColumns
+	p, err := scanProduct(s.pool.QueryRow(ctx, q, in.Name, in.Description, int64(*in.Price), *in.Inventory))
+	if err != nil {
+		return Product{}, db.Map(err, fmt.Sprintf("product named %q", in.Name))
+	}
+	return p, nil
+}
+
+// Get returns product id.
+func (s *Store) Get(ctx context.Context, id int64) (Product, error) {
+	const q = `SELECT ` + productColumns + ` FROM product.products WHERE id = $1`
+	p, err := scanProduct(s.pool.QueryRow(ctx, q, id))
+	if err != nil {
+		return Product{}, db.Map(err, fmt.Sprintf("product %d", id))
+	}
+	return p, nil
+}
+
+// List returns one page of products, oldest first, and the total count.
+func (s *Store) List(ctx context.Context, limit, offset int) ([]Product, int64, error) {
+	const q = `SELECT ` + productColumns + `, count(*) OVER () FROM product.products ORDER BY id LIMIT $1 OFFSET $2`
+	rows, err := s.pool.Query(ctx, q, limit, offset)
+	if err != nil {
+		return nil, 0, db.Map(err, "products")
+	}
+	defer rows.Close()
+	out := []Product{}
+	var total int64
+	for rows.Next() {
+		var p Product
+		if err := rows.Scan(&p.ID, &p.Name, &p.Description, &p.Price, &p.Inventory, &p.Reserved,
+			&p.CreatedAt, &p.UpdatedAt, &total); err != nil {
+			return nil, 0, db.Map(err, "products")
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, db.Map(err, "products")
+	}
+	if len(out) == 0 && offset > 0 {
+		// The window count is absent on an empty page; count separately.
+		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM product.products`).Scan(&total); err != nil {
+			return nil, 0, db.Map(err, "products")
+		}
+	}
+	return out, total, nil
+}
+
+// Update changes the given fields of product id.
+func (s *Store) Update(ctx context.Context, id int64, in UpdateRequest) (Product, error) {
+	var price *int64
+	if in.Price != nil {
+		v := int64(*in.Price)
+		price = &v
+	}
+	const q = `UPDATE product.products SET
+			name = COALESCE($2, name),
+			description = COALESCE($3, description),
+			price = COALESCE($4::bigint::numeric / 100, price),
+			inventory = COALESCE($5, inventory),
+			updated_at = now()
+		WHERE id = $1 RETURNING ` + productColumns
+	p, err := scanProduct(s.pool.QueryRow(ctx, q, id, in.Name, in.Description, price, in.Inventory))
+	if err != nil {
+		if errs.Is(db.Map(err, ""), errs.Conflict) && in.Name != nil {
+			return Product{}, db.Map(err, fmt.Sprintf("product named %q", *in.Name))
+		}
+		return Product{}, db.Map(err, fmt.Sprintf("product %d", id))
+	}
+	return p, nil
+}
+
+// Delete removes product id, refusing while any activity holds a reservation.
+func (s *Store) Delete(ctx context.Context, id int64) error {
+	return db.Transact(ctx, s.pool, func(tx pgx.Tx) error {
+		var reserved int64
+		err := tx.QueryRow(ctx, `SELECT reserved FROM product.products WHERE id = $1 FOR UPDATE`, id).Scan(&reserved)
+		if err != nil {
+			return db.Map(err, fmt.Sprintf("product %d", id))
+		}
+		var n int64
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM product.reservations WHERE product_id = $1`, id).Scan(&n); err != nil {
+			return db.Map(err, "reservations")
+		}
+		if reserved > 0 || n > 0 {
+			return errs.E(errs.Conflict, "product %d has %d units reserved by %d activities; release them first", id, reserved, n)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM product.products WHERE id = $1`, id); err != nil {
+			return db.Map(err, fmt.Sprintf("product %d", id))
+		}
+		return nil
+	})
+}
+
+// Reserve holds quantity units of product id for an activity, moving them
+// from inventory to reserved. Asking again for the same activity with the
+// same quantity changes nothing; with another quantity it moves only the
+// difference, so an activity can grow or shrink its reservation. created
+// reports whether the reservation is new.
+func (s *Store) Reserve(ctx context.Context, id int64, in ReserveRequest) (res Reservation, created bool, err error) {
+	err = db.Transact(ctx, s.pool, func(tx pgx.Tx) error {
+		// Locking the product first serialises every reservation of it, so
+		// two first-time requests for one activity cannot both insert.
+		var inventory int64
+		err := tx.QueryRow(ctx, `SELECT inventory FROM product.products WHERE id = $1 FOR UPDATE`, id).Scan(&inventory)
+		if err != nil {
+			return db.Map(err, fmt.Sprintf("product %d", id))
+		}
+		var held int64
+		err = tx.QueryRow(ctx, `SELECT quantity FROM product.reservations WHERE product_id = $1 AND activity_id = $2`,
+			id, in.ActivityID).Scan(&held)
+		switch {
+		case err == pgx.ErrNoRows:
+			created = true
+		case err != nil:
+			return db.Map(err, "reservation")
+		}
+		delta := in.Quantity - held
+		if delta > inventory {
+			return errs.E(errs.Conflict, "not enough inventory for product %d: %d available, %d more requested",
+				id, inventory, delta)
+		}
+		if delta != 0 {
+			const upd = `UPDATE product.products SET inventory = inventory - $2, reserved = reserved + $2, updated_at = now()
+				WHERE id = $1 AND inventory >= $2`
+			if _, err := tx.Exec(ctx, upd, id, delta); err != nil {
+				return db.Map(err, fmt.Sprintf("product %d", id))
+			}
+		}
+		const ups = `INSERT INTO product.reservations (product_id, activity_id, quantity) VALUES ($1, $2, $3)
+			ON CONFLICT (product_id, activity_id) DO UPDATE
+				SET quantity = EXCLUDED.quantity,
+				    updated_at = CASE WHEN reservations.quantity = EXCLUDED.quantity THEN reservations.updated_at ELSE now() END
+			RETURNING product_id, activity_id, quantity, created_at, updated_at`
+		return db.Map(tx.QueryRow(ctx, ups, id, in.ActivityID, in.Quantity).
+			Scan(&res.ProductID, &res.ActivityID, &res.Quantity, &res.CreatedAt, &res.UpdatedAt), "reservation")
+	})
+	return res, created, err
+}
+
+// Release returns an activity's reserved units of product id to inventory.
+func (s *Store) Release(ctx context.Context, id, activityID int64) (Reservation, error) {
+	var res Reservation
+	err := db.Transact(ctx, s.pool, func(tx pgx.Tx) error {
+		const del = `DELETE FROM product.reservations WHERE product_id = $1 AND activity_id = $2
+			RETURNING product_id, activity_id, quantity, created_at, updated_at`
+		err := tx.QueryRow(ctx, del, id, activityID).Scan(&res.ProductID, &res.ActivityID, &res.Quantity, &res.CreatedAt, &res.UpdatedAt)
+		if err != nil {
+			return db.Map(err, fmt.Sprintf("reservation of product %d for activity %d", id, activityID))
+		}
+		const upd = `UPDATE product.products SET inventory = inventory + $2, reserved = reserved - $2, updated_at = now()
+			WHERE id = $1`
+		_, err = tx.Exec(ctx, upd, id, res.Quantity)
+		return db.Map(err, fmt.Sprintf("product %d", id))
+	})
+	return res, err
+}
