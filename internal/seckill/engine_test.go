@@ -1,0 +1,283 @@
+package seckill
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/seckill/seckill/internal/platform/errs"
+)
+
+// memStore is a Store with the database's rules, in memory: a user wins at
+// most once and remaining never goes below zero.
+type memStore struct {
+	mu        sync.Mutex
+	act       Activity
+	winners   map[int64]uuid.UUID
+	commits   int
+	failBatch atomic.Int32 // fail this many multi-claim commits
+	lostReply atomic.Bool  // commit, then report an error
+	noResolve atomic.Bool  // Resolve fails
+	delay     time.Duration
+}
+
+func newMemStore(stock int64, start, end time.Time) *memStore {
+	return &memStore{act: Activity{ID: 1, Stock: stock, Remaining: stock, StartTime: start, EndTime: end},
+		winners: map[int64]uuid.UUID{}}
+}
+
+func (m *memStore) Snapshot(ctx context.Context, id int64) (Snapshot, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if id != m.act.ID {
+		return Snapshot{}, errs.E(errs.NotFound, "activity %d not found", id)
+	}
+	w := make(map[int64]uuid.UUID, len(m.winners))
+	for k, v := range m.winners {
+		w[k] = v
+	}
+	return Snapshot{Activity: m.act, Winners: w}, nil
+}
+
+func (m *memStore) Commit(ctx context.Context, id int64, claims []Claim) ([]Outcome, int64, error) {
+	if m.delay > 0 {
+		time.Sleep(m.delay) // stands in for the database's commit latency
+	}
+	if len(claims) > 1 && m.failBatch.Load() > 0 {
+		m.failBatch.Add(-1)
+		return nil, 0, errors.New("batch failed")
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.commits++
+	outs := make([]Outcome, len(claims))
+	for i, c := range claims {
+		switch oid, ok := m.winners[c.UserID]; {
+		case ok:
+			outs[i] = Outcome{Status: AlreadyWon, OrderID: oid}
+		case m.act.Remaining > 0:
+			m.act.Remaining--
+			m.winners[c.UserID] = c.OrderID
+			outs[i] = Outcome{Status: Won, OrderID: c.OrderID}
+		default:
+			outs[i] = Outcome{Status: SoldOut}
+		}
+	}
+	if m.lostReply.Load() {
+		return nil, 0, errors.New("connection lost during commit")
+	}
+	return outs, m.act.Remaining, nil
+}
+
+func (m *memStore) Resolve(ctx context.Context, id int64, users []int64) (map[int64]uuid.UUID, error) {
+	if m.noResolve.Load() {
+		return nil, errors.New("database down")
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[int64]uuid.UUID{}
+	if users == nil {
+		for k, v := range m.winners {
+			out[k] = v
+		}
+		return out, nil
+	}
+	for _, u := range users {
+		if v, ok := m.winners[u]; ok {
+			out[u] = v
+		}
+	}
+	return out, nil
+}
+
+func open() (time.Time, time.Time) { return time.Now().Add(-time.Minute), time.Now().Add(time.Hour) }
+
+func TestEngine_ExactlyStockWinners(t *testing.T) {
+	start, end := open()
+	st := newMemStore(100, start, end)
+	st.delay = time.Millisecond
+	e := New(st, Options{})
+	defer e.Close(context.Background())
+
+	const users = 10_000
+	results := make([][2]Result, users+1)
+	var wg sync.WaitGroup
+	for u := int64(1); u <= users; u++ {
+		for k := range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r, err := e.Buy(context.Background(), 1, u)
+				if err != nil {
+					t.Errorf("user %d: %v", u, err)
+				}
+				results[u][k] = r
+			}()
+		}
+	}
+	wg.Wait()
+
+	won := 0
+	for u := 1; u <= users; u++ {
+		a, b := results[u][0], results[u][1]
+		if a.Status == AlreadyWon {
+			a, b = b, a
+		}
+		switch {
+		case a.Status == Won:
+			won++
+			if b.Status != AlreadyWon || b.OrderID != a.OrderID {
+				t.Errorf("user %d: won %v but other answer %v", u, a, b)
+			}
+			if st.winners[int64(u)] != a.OrderID {
+				t.Errorf("user %d told won with %s, store holds %s", u, a.OrderID, st.winners[int64(u)])
+			}
+		case a.Status == SoldOut && b.Status == SoldOut:
+		default:
+			t.Errorf("user %d: answers %v, %v", u, a.Status, b.Status)
+		}
+	}
+	if got, want := won, 100; got != want {
+		t.Errorf("won = %d, want %d", got, want)
+	}
+	if got := len(st.winners); got != 100 || st.act.Remaining != 0 {
+		t.Errorf("store: %d winners, remaining %d", got, st.act.Remaining)
+	}
+	t.Logf("100 wins in %d commits", st.commits)
+}
+
+func TestEngine_BatchFailureRetriesOneByOne(t *testing.T) {
+	start, end := open()
+	st := newMemStore(5, start, end)
+	st.delay = 5 * time.Millisecond
+	st.failBatch.Store(1000)
+	e := New(st, Options{})
+	defer e.Close(context.Background())
+	var wg sync.WaitGroup
+	var won atomic.Int32
+	for u := int64(1); u <= 20; u++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := e.Buy(context.Background(), 1, u)
+			if err != nil {
+				t.Errorf("user %d: %v", u, err)
+			}
+			if r.Status == Won {
+				won.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := won.Load(); got != 5 {
+		t.Errorf("won = %d, want 5", got)
+	}
+}
+
+func TestEngine_UnknownCommitOutcomeIsResolved(t *testing.T) {
+	start, end := open()
+	st := newMemStore(5, start, end)
+	e := New(st, Options{})
+	defer e.Close(context.Background())
+
+	st.lostReply.Store(true)
+	r, err := e.Buy(context.Background(), 1, 7)
+	if err != nil || r.Status != Won || st.winners[7] != r.OrderID {
+		t.Fatalf("lost reply: got %v, %v; want the committed win", r, err)
+	}
+
+	st.noResolve.Store(true)
+	_, err = e.Buy(context.Background(), 1, 8)
+	if !errs.Is(err, errs.Unavailable) {
+		t.Fatalf("unresolvable: err = %v, want Unavailable", err)
+	}
+	// Once the database answers again, the retry learns the truth.
+	st.lostReply.Store(false)
+	st.noResolve.Store(false)
+	r, err = e.Buy(context.Background(), 1, 8)
+	if err != nil || r.Status != AlreadyWon || st.winners[8] != r.OrderID {
+		t.Fatalf("retry: got %v, %v; want already_won with the stored id", r, err)
+	}
+}
+
+func TestEngine_TimeWindow(t *testing.T) {
+	now := time.Now()
+	for _, tc := range []struct {
+		name       string
+		start, end time.Time
+		want       Status
+	}{
+		{"NotStarted", now.Add(time.Hour), now.Add(2 * time.Hour), NotStarted},
+		{"Ended", now.Add(-2 * time.Hour), now.Add(-time.Hour), Ended},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := newMemStore(5, tc.start, tc.end)
+			e := New(st, Options{})
+			defer e.Close(context.Background())
+			r, err := e.Buy(context.Background(), 1, 1)
+			if err != nil || r.Status != tc.want {
+				t.Fatalf("got %v, %v; want %s", r, err, tc.want)
+			}
+			if st.commits != 0 {
+				t.Errorf("%d commits, want none", st.commits)
+			}
+		})
+	}
+}
+
+func TestEngine_UnknownActivity(t *testing.T) {
+	start, end := open()
+	e := New(newMemStore(5, start, end), Options{})
+	defer e.Close(context.Background())
+	if _, err := e.Buy(context.Background(), 99, 1); !errs.Is(err, errs.NotFound) {
+		t.Fatalf("err = %v, want NotFound", err)
+	}
+}
+
+// BenchmarkBuySoldOut measures the path nearly every request of a flash
+// sale takes: the activity is sold out and the answer comes from memory.
+func BenchmarkBuySoldOut(b *testing.B) {
+	start, end := open()
+	st := newMemStore(1, start, end)
+	e := New(st, Options{})
+	defer e.Close(context.Background())
+	if _, err := e.Buy(context.Background(), 1, 1); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		u := int64(2)
+		for pb.Next() {
+			if r, _ := e.Buy(context.Background(), 1, u); r.Status != SoldOut {
+				b.Fatalf("status %s", r.Status)
+			}
+			u++
+		}
+	})
+}
+
+// BenchmarkBuyWinning measures the winning path through the gate and the
+// group committer, against a store with no latency.
+func BenchmarkBuyWinning(b *testing.B) {
+	start, end := open()
+	st := newMemStore(int64(b.N)+1, start, end)
+	e := New(st, Options{})
+	defer e.Close(context.Background())
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if r, _ := e.Buy(context.Background(), 1, next.Add(1)); r.Status != Won {
+				b.Fatalf("status %s", r.Status)
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/float64(max(st.commits, 1)), "claims/commit")
+}

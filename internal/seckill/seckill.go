@@ -1,0 +1,90 @@
+// Package seckill decides flash-sale purchases. It is the fast path in front
+// of the database, which stays the arbiter: every win is committed by a Store
+// (a unique winner per user and a stock that cannot go negative, enforced by
+// PostgreSQL) before it is answered, and everything the engine remembers can
+// be rebuilt from the Store at any time.
+//
+// Per activity the engine keeps an admission gate: the winners it knows, the
+// claims in flight, a counter of tokens (units not yet claimed) and, once the
+// database has said the stock is gone, an immutable final winners map that
+// answers every later request without a lock or a database round trip.
+// Claims that arrive together are committed by one transaction (group
+// commit).
+package seckill
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Status is the outcome of one purchase request.
+type Status string
+
+// The outcomes of a purchase request.
+const (
+	Won        Status = "won"
+	AlreadyWon Status = "already_won"
+	SoldOut    Status = "sold_out"
+	NotStarted Status = "not_started"
+	Ended      Status = "ended"
+)
+
+// Result answers one purchase request.
+type Result struct {
+	Status  Status
+	OrderID uuid.UUID // set for Won and AlreadyWon
+}
+
+// Won reports whether the user holds an item.
+func (r Result) Won() bool { return r.Status == Won || r.Status == AlreadyWon }
+
+// Activity is what the engine needs to know of a sale.
+type Activity struct {
+	ID        int64
+	Stock     int64
+	Remaining int64
+	StartTime time.Time
+	EndTime   time.Time
+}
+
+// Snapshot is an activity's committed state: the gate is built from it.
+type Snapshot struct {
+	Activity Activity
+	Winners  map[int64]uuid.UUID // user id → order id
+}
+
+// Claim asks for one unit for one user, with the order id the win will carry.
+type Claim struct {
+	UserID  int64
+	OrderID uuid.UUID
+}
+
+// Outcome is the committed fate of one claim.
+type Outcome struct {
+	Status  Status    // Won, AlreadyWon or SoldOut
+	OrderID uuid.UUID // the new order id for Won, the existing one for AlreadyWon
+}
+
+// Store is the database side of the engine.
+type Store interface {
+	// Snapshot reads an activity and its winners. It returns an error with
+	// code errs.NotFound when the activity does not exist.
+	Snapshot(ctx context.Context, activityID int64) (Snapshot, error)
+	// Commit decides claims in one transaction: a user already among the
+	// winners gets AlreadyWon with the stored order id; the others, in
+	// order, win while stock remains and get SoldOut after. It returns one
+	// Outcome per claim and the stock remaining after the commit. When it
+	// returns an error nothing was committed, or the commit's fate is
+	// unknown: Resolve tells which.
+	Commit(ctx context.Context, activityID int64, claims []Claim) ([]Outcome, int64, error)
+	// Resolve reads which of users are winners, with their order ids.
+	Resolve(ctx context.Context, activityID int64, users []int64) (map[int64]uuid.UUID, error)
+}
+
+// ErrUnknownOutcome is returned when a claim's commit failed and the
+// database could not be asked whether it happened; the caller must answer
+// that it does not know (503), never guess.
+var ErrUnknownOutcome = errors.New("the purchase could not be confirmed; the database is unavailable, retry to learn the outcome")
