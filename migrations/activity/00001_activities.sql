@@ -24,6 +24,9 @@ CREATE TABLE activity.winners (
     quantity     integer     NOT NULL DEFAULT 1 CHECK (quantity > 0),
     won_at       timestamptz NOT NULL DEFAULT now(),
     delivered_at timestamptz,
+    -- set when the order service refused the order for good (a conflict);
+    -- such a win is kept out of the relay's retries and reported in stats.
+    delivery_error text,
     PRIMARY KEY (activity_id, user_id)
 );
 CREATE INDEX winners_undelivered ON activity.winners (won_at) WHERE delivered_at IS NULL;

@@ -1,0 +1,22 @@
+// Command activity runs the activity service.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/seckill/seckill/internal/platform/app"
+	"github.com/seckill/seckill/internal/activity"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := activity.Run(ctx, os.Getenv, os.Stderr, app.Options{}); err != nil {
+		fmt.Fprintln(os.Stderr, "activity:", err)
+		os.Exit(1)
+	}
+}

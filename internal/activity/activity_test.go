@@ -1,0 +1,405 @@
+package activity_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/seckill/seckill/internal/activity"
+	"github.com/seckill/seckill/internal/platform/pgtest"
+	"github.com/seckill/seckill/internal/platform/svctest"
+	"github.com/seckill/seckill/internal/product"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+type stack struct {
+	dbURL   string
+	pool    *pgxpool.Pool
+	product string
+	env     map[string]string
+}
+
+// newStack starts a product service on a fresh database and returns what an
+// activity service needs to join it.
+func newStack(t *testing.T) *stack {
+	t.Helper()
+	pool, url := pgtest.NewPool(t)
+	p := svctest.Start(t, product.Run, map[string]string{"DATABASE_URL": url})
+	return &stack{dbURL: url, pool: pool, product: p.URL, env: map[string]string{
+		"DATABASE_URL":        url,
+		"PRODUCT_SERVICE_URL": p.URL,
+		// No order service in these tests: the relay retries quietly.
+		"ORDER_SERVICE_URL": "http://127.0.0.1:1",
+	}}
+}
+
+func (s *stack) activity(t *testing.T) *svctest.Service {
+	t.Helper()
+	return svctest.Start(t, activity.Run, s.env)
+}
+
+// sale creates a product and an activity open from a minute ago.
+func (s *stack) sale(t *testing.T, base string, stock int) int64 {
+	t.Helper()
+	r := svctest.Do(t, "POST", s.product+"/products", map[string]any{"name": fmt.Sprintf("item-%d", time.Now().UnixNano()), "price": 5.5, "inventory": stock})
+	if r.Status != 201 {
+		t.Fatalf("create product: %d %s", r.Status, r.Raw)
+	}
+	pid := svctest.Int(r.Data()["id"])
+	r = svctest.Do(t, "POST", base+"/activities", map[string]any{"name": "sale", "product_id": pid, "stock": stock,
+		"start_time": time.Now().Add(-time.Minute).Format(time.RFC3339), "end_time": time.Now().Add(time.Hour).Format(time.RFC3339)})
+	if r.Status != 201 {
+		t.Fatalf("create activity: %d %s", r.Status, r.Raw)
+	}
+	return svctest.Int(r.Data()["id"])
+}
+
+type answer struct {
+	status, orderID string
+	code            int
+}
+
+var client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64}}
+
+func buy(t *testing.T, base string, id, user int64) answer {
+	req, _ := http.NewRequest("POST", fmt.Sprintf("%s/activities/%d/seckill", base, id), strings.NewReader(fmt.Sprintf(`{"user_id":%d}`, user)))
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Errorf("user %d: %v", user, err)
+		return answer{}
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Data struct {
+			Status  string `json:"status"`
+			OrderID string `json:"order_id"`
+			Won     bool   `json:"won"`
+		} `json:"data"`
+	}
+	if err := decodeJSON(resp, &body); err != nil {
+		t.Errorf("user %d: %v", user, err)
+	}
+	return answer{status: body.Data.Status, orderID: body.Data.OrderID, code: resp.StatusCode}
+}
+
+// crowd sends two concurrent requests for each user in [from, to) through
+// bases (round-robin per request) and returns every answer.
+func crowd(t *testing.T, bases []string, id int64, from, to int64) map[int64][2]answer {
+	t.Helper()
+	out := make(map[int64][2]answer, to-from)
+	var mu sync.Mutex
+	users := make(chan int64)
+	var wg sync.WaitGroup
+	var n atomic.Int64
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for u := range users {
+				var pair [2]answer
+				var inner sync.WaitGroup
+				for k := range 2 {
+					inner.Add(1)
+					go func() {
+						defer inner.Done()
+						pair[k] = buy(t, bases[int(n.Add(1))%len(bases)], id, u)
+					}()
+				}
+				inner.Wait()
+				mu.Lock()
+				out[u] = pair
+				mu.Unlock()
+			}
+		}()
+	}
+	for u := from; u < to; u++ {
+		users <- u
+	}
+	close(users)
+	wg.Wait()
+	return out
+}
+
+// check asserts the sale's invariants over every answer and the database.
+func check(t *testing.T, s *stack, id int64, stock int, answers map[int64][2]answer) {
+	t.Helper()
+	won := map[int64]string{}
+	for u, pair := range answers {
+		a, b := pair[0], pair[1]
+		if a.code != 200 || b.code != 200 {
+			t.Errorf("user %d: HTTP %d, %d", u, a.code, b.code)
+			continue
+		}
+		if b.status == "won" {
+			a, b = b, a
+		}
+		switch {
+		case a.status == "won":
+			won[u] = a.orderID
+			if b.status != "already_won" || b.orderID != a.orderID {
+				t.Errorf("user %d won %s but the other answer was %s %s", u, a.orderID, b.status, b.orderID)
+			}
+		case a.status == "already_won" && b.status == "already_won" && a.orderID == b.orderID:
+			won[u] = a.orderID // won before these requests (a restart test's earlier phase)
+		case a.status == "sold_out" && b.status == "sold_out":
+		default:
+			t.Errorf("user %d: answers %s, %s", u, a.status, b.status)
+		}
+	}
+	ctx := context.Background()
+	var winners, remaining int64
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM activity.winners WHERE activity_id = $1`, id).Scan(&winners); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.pool.QueryRow(ctx, `SELECT remaining FROM activity.activities WHERE id = $1`, id).Scan(&remaining); err != nil {
+		t.Fatal(err)
+	}
+	if winners != int64(stock) || remaining != 0 {
+		t.Errorf("database: %d winners, remaining %d; want %d, 0", winners, remaining, stock)
+	}
+	for u, oid := range won {
+		var got string
+		err := s.pool.QueryRow(ctx, `SELECT order_id::text FROM activity.winners WHERE activity_id = $1 AND user_id = $2`, id, u).Scan(&got)
+		if err != nil || got != oid {
+			t.Errorf("user %d was told %s; database has %q (%v)", u, oid, got, err)
+		}
+	}
+}
+
+func countWon(answers map[int64][2]answer) int {
+	n := 0
+	for _, p := range answers {
+		if p[0].status == "won" || p[1].status == "won" {
+			n++
+		}
+	}
+	return n
+}
+
+func TestSeckill_ExactlyStockWinners(t *testing.T) {
+	s := newStack(t)
+	a := s.activity(t)
+	const stock, users = 100, 10_000
+	id := s.sale(t, a.URL, stock)
+	answers := crowd(t, []string{a.URL}, id, 1, users+1)
+	if got := countWon(answers); got != stock {
+		t.Errorf("won answers = %d, want %d", got, stock)
+	}
+	check(t, s, id, stock, answers)
+
+	r := svctest.Do(t, "GET", fmt.Sprintf("%s/activities/%d/stats", a.URL, id), nil)
+	if d := r.Data(); svctest.Int(d["sold"]) != stock || svctest.Int(d["remaining"]) != 0 || svctest.Int(d["stock"]) != stock {
+		t.Errorf("stats: %s", r.Raw)
+	}
+	t.Logf("%d users x 2 requests: %d won, every other answer sold_out or already_won", users, stock)
+}
+
+func TestSeckill_TwoInstancesShareOneDatabase(t *testing.T) {
+	s := newStack(t)
+	a, b := s.activity(t), s.activity(t)
+	const stock, users = 100, 4_000
+	id := s.sale(t, a.URL, stock)
+	answers := crowd(t, []string{a.URL, b.URL}, id, 1, users+1)
+	if got := countWon(answers); got != stock {
+		t.Errorf("won answers = %d, want %d", got, stock)
+	}
+	check(t, s, id, stock, answers)
+}
+
+func TestSeckill_RestartMidSale(t *testing.T) {
+	s := newStack(t)
+	a := s.activity(t)
+	const stock = 100
+	id := s.sale(t, a.URL, stock)
+	// Phase one: 40 users, all win.
+	first := crowd(t, []string{a.URL}, id, 1, 41)
+	if got := countWon(first); got != 40 {
+		t.Fatalf("phase one: %d won, want 40", got)
+	}
+	if err := a.Stop(); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	b := s.activity(t)
+	// Everyone told "won" before the restart is still a winner after it.
+	for u, pair := range first {
+		for _, ans := range pair {
+			if ans.status != "won" {
+				continue
+			}
+			o := svctest.Do(t, "GET", fmt.Sprintf("%s/activities/%d/seckill/%d", b.URL, id, u), nil).Data()
+			if o["won"] != true || o["order_id"] != ans.orderID {
+				t.Errorf("user %d after restart: %v, want won with %s", u, o, ans.orderID)
+			}
+		}
+	}
+	// Phase two on the new process: the same users again, then a crowd.
+	again := crowd(t, []string{b.URL}, id, 1, 41)
+	for u, pair := range again {
+		if pair[0].status != "already_won" || pair[1].status != "already_won" {
+			t.Errorf("user %d after restart: %s, %s; want already_won", u, pair[0].status, pair[1].status)
+		}
+	}
+	second := crowd(t, []string{b.URL}, id, 41, 3_001)
+	if got := countWon(second); got != stock-40 {
+		t.Errorf("phase two: %d won, want %d", got, stock-40)
+	}
+	for u, p := range again {
+		second[u] = p
+	}
+	check(t, s, id, stock, second)
+}
+
+func TestSeckill_TimeWindow(t *testing.T) {
+	s := newStack(t)
+	a := s.activity(t)
+	r := svctest.Do(t, "POST", s.product+"/products", map[string]any{"name": "w", "price": 1, "inventory": 10})
+	pid := svctest.Int(r.Data()["id"])
+	for _, tc := range []struct {
+		name       string
+		start, end time.Time
+		want       string
+	}{
+		{"NotStarted", time.Now().Add(time.Hour), time.Now().Add(2 * time.Hour), "not_started"},
+		{"Ended", time.Now().Add(-2 * time.Hour), time.Now().Add(-time.Hour), "ended"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := svctest.Do(t, "POST", a.URL+"/activities", map[string]any{"name": tc.name, "product_id": pid, "stock": 5,
+				"start_time": tc.start.Format(time.RFC3339), "end_time": tc.end.Format(time.RFC3339)})
+			if r.Status != 201 {
+				t.Fatalf("create: %d %s", r.Status, r.Raw)
+			}
+			id := svctest.Int(r.Data()["id"])
+			if got := buy(t, a.URL, id, 1); got.status != tc.want || got.code != 200 {
+				t.Errorf("answer = %+v, want %s", got, tc.want)
+			}
+			var n int64
+			_ = s.pool.QueryRow(context.Background(), `SELECT count(*) FROM activity.winners WHERE activity_id = $1`, id).Scan(&n)
+			if n != 0 {
+				t.Errorf("%d winners written, want none", n)
+			}
+		})
+	}
+}
+
+func TestActivity_CRUD(t *testing.T) {
+	s := newStack(t)
+	a := s.activity(t)
+	r := svctest.Do(t, "POST", s.product+"/products", map[string]any{"name": "crud", "price": 12.34, "inventory": 10})
+	pid := svctest.Int(r.Data()["id"])
+	start, end := time.Now().Add(time.Hour), time.Now().Add(2*time.Hour)
+	r = svctest.Do(t, "POST", a.URL+"/activities", map[string]any{"name": "later", "product_id": pid, "stock": 4,
+		"start_time": start.Format(time.RFC3339), "end_time": end.Format(time.RFC3339)})
+	if r.Status != 201 || !strings.Contains(string(r.Raw), `"price":12.34`) {
+		t.Fatalf("create: %d %s", r.Status, r.Raw)
+	}
+	id := svctest.Int(r.Data()["id"])
+	item := fmt.Sprintf("%s/activities/%d", a.URL, id)
+	productOf := func() map[string]any { return svctest.Do(t, "GET", fmt.Sprintf("%s/products/%d", s.product, pid), nil).Data() }
+	if p := productOf(); svctest.Int(p["inventory"]) != 6 || svctest.Int(p["reserved"]) != 4 {
+		t.Errorf("after create, product = %v; want inventory 6, reserved 4", p)
+	}
+
+	r = svctest.Do(t, "GET", item, nil)
+	if prod, _ := r.Data()["product"].(map[string]any); r.Status != 200 || prod["name"] != "crud" {
+		t.Errorf("get does not embed the product: %s", r.Raw)
+	}
+	r = svctest.Do(t, "PUT", item, `{"stock":7}`)
+	if r.Status != 200 || svctest.Int(r.Data()["stock"]) != 7 || svctest.Int(r.Data()["remaining"]) != 7 {
+		t.Fatalf("update stock: %d %s", r.Status, r.Raw)
+	}
+	if p := productOf(); svctest.Int(p["inventory"]) != 3 || svctest.Int(p["reserved"]) != 7 {
+		t.Errorf("after update, product = %v; want inventory 3, reserved 7", p)
+	}
+	svctest.CheckError(t, svctest.Do(t, "PUT", item, `{"stock":11}`), 409) // more than the product has
+	r = svctest.Do(t, "GET", a.URL+"/activities?limit=10", nil)
+	if r.Status != 200 || svctest.Int(r.Body["pagination"].(map[string]any)["total"]) != 1 {
+		t.Errorf("list: %s", r.Raw)
+	}
+	if r := svctest.Do(t, "DELETE", item, nil); r.Status != 200 {
+		t.Fatalf("delete: %d %s", r.Status, r.Raw)
+	}
+	if p := productOf(); svctest.Int(p["inventory"]) != 10 || svctest.Int(p["reserved"]) != 0 {
+		t.Errorf("after delete, product = %v; want inventory 10, reserved 0", p)
+	}
+
+	t.Run("FrozenOnceStarted", func(t *testing.T) {
+		id := s.sale(t, a.URL, 3)
+		item := fmt.Sprintf("%s/activities/%d", a.URL, id)
+		svctest.CheckError(t, svctest.Do(t, "PUT", item, `{"stock":2}`), 409)
+		if r := svctest.Do(t, "PUT", item, `{"name":"renamed"}`); r.Status != 200 {
+			t.Errorf("rename: %d %s", r.Status, r.Raw)
+		}
+		if got := buy(t, a.URL, id, 9); got.status != "won" {
+			t.Fatalf("buy: %+v", got)
+		}
+		svctest.CheckError(t, svctest.Do(t, "DELETE", item, nil), 409)
+	})
+}
+
+func TestActivity_BadInput(t *testing.T) {
+	s := newStack(t)
+	a := s.activity(t)
+	id := s.sale(t, a.URL, 5)
+	item := fmt.Sprintf("%s/activities/%d", a.URL, id)
+	buyURL := item + "/seckill"
+	now := time.Now()
+	valid := func(mut func(m map[string]any)) map[string]any {
+		m := map[string]any{"name": "x", "product_id": 1, "stock": 1, "start_time": now.Format(time.RFC3339), "end_time": now.Add(time.Hour).Format(time.RFC3339)}
+		mut(m)
+		return m
+	}
+	for _, tc := range []struct {
+		name, method, url string
+		body              any
+		status            int
+	}{
+		{"SeckillNoBody", "POST", buyURL, ``, 400},
+		{"SeckillMalformed", "POST", buyURL, `{"user_id":`, 400},
+		{"SeckillMissingUser", "POST", buyURL, `{}`, 400},
+		{"SeckillZeroUser", "POST", buyURL, `{"user_id":0}`, 400},
+		{"SeckillNegativeUser", "POST", buyURL, `{"user_id":-3}`, 400},
+		{"SeckillStringUser", "POST", buyURL, `{"user_id":"3"}`, 400},
+		{"SeckillFractionUser", "POST", buyURL, `{"user_id":3.5}`, 400},
+		{"SeckillOverflowUser", "POST", buyURL, `{"user_id":99999999999999999999}`, 400},
+		{"SeckillUnknownField", "POST", buyURL, `{"user_id":3,"x":1}`, 400},
+		{"SeckillTrailing", "POST", buyURL, `{"user_id":3}{"user_id":4}`, 400},
+		{"SeckillLeadingZero", "POST", buyURL, `{"user_id":03}`, 400},
+		{"SeckillOversize", "POST", buyURL, `{"user_id":3,"pad":"` + strings.Repeat("x", 2<<20) + `"}`, 413},
+		{"SeckillUnknownActivity", "POST", a.URL + "/activities/987654/seckill", `{"user_id":3}`, 404},
+		{"SeckillBadActivityID", "POST", a.URL + "/activities/abc/seckill", `{"user_id":3}`, 400},
+		{"OutcomeBadUser", "GET", item + "/seckill/abc", nil, 400},
+		{"OutcomeUnknownActivity", "GET", a.URL + "/activities/987654/seckill/1", nil, 404},
+		{"StatsUnknown", "GET", a.URL + "/activities/987654/stats", nil, 404},
+		{"GetUnknown", "GET", a.URL + "/activities/987654", nil, 404},
+		{"CreateUnknownProduct", "POST", a.URL + "/activities", valid(func(m map[string]any) { m["product_id"] = 987654 }), 400},
+		{"CreateTooMuchStock", "POST", a.URL + "/activities", valid(func(m map[string]any) { m["product_id"] = 1; m["stock"] = 1000 }), 409},
+		{"CreateZeroStock", "POST", a.URL + "/activities", valid(func(m map[string]any) { m["stock"] = 0 }), 400},
+		{"CreateEndBeforeStart", "POST", a.URL + "/activities", valid(func(m map[string]any) { m["end_time"] = now.Add(-time.Hour).Format(time.RFC3339) }), 400},
+		{"CreateBadTime", "POST", a.URL + "/activities", valid(func(m map[string]any) { m["start_time"] = "tomorrow" }), 400},
+		{"CreateMissingTimes", "POST", a.URL + "/activities", `{"name":"x","product_id":1,"stock":1}`, 400},
+		{"CreateUnknownField", "POST", a.URL + "/activities", valid(func(m map[string]any) { m["color"] = "red" }), 400},
+		{"UpdateEmpty", "PUT", item, `{}`, 400},
+		{"UpdateUnknown", "PUT", a.URL + "/activities/987654", `{"name":"y"}`, 404},
+		{"DeleteUnknown", "DELETE", a.URL + "/activities/987654", nil, 404},
+		{"BadPage", "GET", a.URL + "/activities?limit=1000", nil, 400},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			svctest.CheckError(t, svctest.Do(t, tc.method, tc.url, tc.body), tc.status)
+		})
+	}
+	var acts, winners int64
+	_ = s.pool.QueryRow(context.Background(), `SELECT count(*) FROM activity.activities`).Scan(&acts)
+	_ = s.pool.QueryRow(context.Background(), `SELECT count(*) FROM activity.winners`).Scan(&winners)
+	if acts != 1 || winners != 0 {
+		t.Errorf("after bad input: %d activities, %d winners; want 1, 0", acts, winners)
+	}
+}

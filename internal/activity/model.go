@@ -1,0 +1,152 @@
+package activity
+
+import (
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/seckill/seckill/internal/platform/httpx"
+	"github.com/seckill/seckill/internal/platform/money"
+)
+
+// Activity is a flash sale of one product.
+type Activity struct {
+	ID        int64       `json:"id" example:"1"`
+	Name      string      `json:"name" example:"Double 11 keyboard sale"`
+	ProductID int64       `json:"product_id" example:"1"`
+	Price     money.Cents `json:"price" swaggertype:"number" example:"9.99"`
+	Stock     int64       `json:"stock" example:"100"`
+	Remaining int64       `json:"remaining" example:"42"`
+	StartTime time.Time   `json:"start_time" example:"2026-11-11T00:00:00Z"`
+	EndTime   time.Time   `json:"end_time" example:"2026-11-11T01:00:00Z"`
+	CreatedAt time.Time   `json:"created_at"`
+	UpdatedAt time.Time   `json:"updated_at"`
+	// Product is the product as the product service describes it; it is
+	// embedded by GET /activities/{id} only.
+	Product any `json:"product,omitempty" swaggertype:"object"`
+	// ProductError says why Product is missing when the product service
+	// could not be reached.
+	ProductError string `json:"product_error,omitempty"`
+}
+
+// Started reports whether the sale has begun at now.
+func (a Activity) Started(now time.Time) bool { return !now.Before(a.StartTime) }
+
+// CreateRequest is the body of POST /activities.
+type CreateRequest struct {
+	Name      string    `json:"name" example:"Double 11 keyboard sale"`
+	ProductID int64     `json:"product_id" example:"1"`
+	Stock     int64     `json:"stock" example:"100"`
+	StartTime time.Time `json:"start_time" example:"2026-11-11T00:00:00Z"`
+	EndTime   time.Time `json:"end_time" example:"2026-11-11T01:00:00Z"`
+}
+
+// Valid checks a new activity.
+func (c CreateRequest) Valid() httpx.FieldErrors {
+	p := httpx.FieldErrors{}
+	checkName(p, c.Name)
+	if c.ProductID <= 0 {
+		p["product_id"] = "must be a positive integer"
+	}
+	if c.Stock <= 0 {
+		p["stock"] = "must be a positive integer"
+	} else if c.Stock > maxStock {
+		p["stock"] = "must be at most 10000000"
+	}
+	checkWindow(p, c.StartTime, c.EndTime)
+	return p
+}
+
+// maxStock bounds one sale, so a gate's memory stays bounded.
+const maxStock = 10_000_000
+
+// UpdateRequest is the body of PUT /activities/{id}: the fields to change.
+type UpdateRequest struct {
+	Name      *string    `json:"name,omitempty"`
+	ProductID *int64     `json:"product_id,omitempty"`
+	Stock     *int64     `json:"stock,omitempty"`
+	StartTime *time.Time `json:"start_time,omitempty"`
+	EndTime   *time.Time `json:"end_time,omitempty"`
+}
+
+// Valid checks the fields present in an update.
+func (u UpdateRequest) Valid() httpx.FieldErrors {
+	p := httpx.FieldErrors{}
+	if u.Name == nil && u.ProductID == nil && u.Stock == nil && u.StartTime == nil && u.EndTime == nil {
+		p["body"] = "must name at least one of name, product_id, stock, start_time, end_time"
+	}
+	if u.Name != nil {
+		checkName(p, *u.Name)
+	}
+	if u.ProductID != nil && *u.ProductID <= 0 {
+		p["product_id"] = "must be a positive integer"
+	}
+	if u.Stock != nil && (*u.Stock <= 0 || *u.Stock > maxStock) {
+		p["stock"] = "must be a positive integer of at most 10000000"
+	}
+	if u.StartTime != nil && u.StartTime.IsZero() {
+		p["start_time"] = "must be an RFC 3339 time"
+	}
+	if u.EndTime != nil && u.EndTime.IsZero() {
+		p["end_time"] = "must be an RFC 3339 time"
+	}
+	return p
+}
+
+// SeckillRequest is the body of POST /activities/{id}/seckill.
+type SeckillRequest struct {
+	UserID int64 `json:"user_id" example:"10001"`
+}
+
+// SeckillResult answers a purchase request.
+type SeckillResult struct {
+	ActivityID int64  `json:"activity_id" example:"1"`
+	UserID     int64  `json:"user_id" example:"10001"`
+	Won        bool   `json:"won" example:"true"`
+	Status     string `json:"status" enums:"won,already_won,sold_out,not_started,ended" example:"won"`
+	OrderID    string `json:"order_id,omitempty" example:"0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10"`
+}
+
+// Outcome is a user's persisted result in an activity.
+type Outcome struct {
+	ActivityID int64  `json:"activity_id" example:"1"`
+	UserID     int64  `json:"user_id" example:"10001"`
+	Won        bool   `json:"won" example:"true"`
+	OrderID    string `json:"order_id,omitempty" example:"0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10"`
+}
+
+// Stats is an activity's sale progress, as committed in the database.
+type Stats struct {
+	ActivityID int64 `json:"activity_id" example:"1"`
+	Stock      int64 `json:"stock" example:"100"`
+	Sold       int64 `json:"sold" example:"100"`
+	Remaining  int64 `json:"remaining" example:"0"`
+	// Undelivered counts wins whose order the order service has not yet
+	// confirmed.
+	Undelivered int64 `json:"undelivered" example:"0"`
+	// Failed counts wins the order service refused for good.
+	Failed int64 `json:"failed" example:"0"`
+}
+
+func checkName(p httpx.FieldErrors, s string) {
+	switch {
+	case strings.TrimSpace(s) == "":
+		p["name"] = "is required"
+	case utf8.RuneCountInString(s) > 250:
+		p["name"] = "must be at most 250 characters"
+	case strings.ContainsRune(s, 0):
+		p["name"] = "must not contain NUL characters"
+	}
+}
+
+func checkWindow(p httpx.FieldErrors, start, end time.Time) {
+	if start.IsZero() {
+		p["start_time"] = "is required (RFC 3339)"
+	}
+	if end.IsZero() {
+		p["end_time"] = "is required (RFC 3339)"
+	}
+	if !start.IsZero() && !end.IsZero() && !end.After(start) {
+		p["end_time"] = "must be after start_time"
+	}
+}

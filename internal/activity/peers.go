@@ -1,0 +1,83 @@
+package activity
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/google/uuid"
+
+	"github.com/seckill/seckill/internal/platform/errs"
+	"github.com/seckill/seckill/internal/platform/httpx"
+	"github.com/seckill/seckill/internal/platform/money"
+)
+
+// productClient is the activity service's side of the product service API.
+type productClient struct{ c *httpx.Client }
+
+// product is what the activity service reads of a product.
+type product struct {
+	ID    int64       `json:"id"`
+	Name  string      `json:"name"`
+	Price money.Cents `json:"price"`
+}
+
+// get returns the product as the product service answers it: the typed
+// fields the activity needs and the raw object to embed.
+func (p productClient) get(ctx context.Context, id int64) (product, map[string]any, error) {
+	var raw map[string]any
+	if err := p.c.Do(ctx, http.MethodGet, fmt.Sprintf("/products/%d", id), nil, &raw); err != nil {
+		return product{}, nil, err
+	}
+	pr := product{ID: id, Name: fmt.Sprint(raw["name"])}
+	if v, ok := raw["price"].(float64); ok {
+		// The float here only carries JSON text that had two decimals;
+		// Parse re-reads it exactly.
+		c, err := money.Parse(fmt.Sprintf("%.2f", v))
+		if err != nil {
+			return product{}, nil, errs.Wrap(errs.Internal, err, "product service sent a bad price")
+		}
+		pr.Price = c
+	}
+	return pr, raw, nil
+}
+
+func (p productClient) reserve(ctx context.Context, productID, activityID, quantity int64) error {
+	body := map[string]int64{"activity_id": activityID, "quantity": quantity}
+	return p.c.Do(ctx, http.MethodPost, fmt.Sprintf("/products/%d/reservations", productID), body, nil)
+}
+
+// release returns an activity's reservation; one that is already gone is fine.
+func (p productClient) release(ctx context.Context, productID, activityID int64) error {
+	err := p.c.Do(ctx, http.MethodDelete, fmt.Sprintf("/products/%d/reservations/%d", productID, activityID), nil, nil)
+	if errs.Is(err, errs.NotFound) {
+		return nil
+	}
+	return err
+}
+
+// orderClient is the relay's side of the order service API.
+type orderClient struct{ c *httpx.Client }
+
+type orderIn struct {
+	ID         uuid.UUID   `json:"id"`
+	UserID     int64       `json:"user_id"`
+	ActivityID int64       `json:"activity_id"`
+	ProductID  int64       `json:"product_id"`
+	Quantity   int         `json:"quantity"`
+	Price      money.Cents `json:"price"`
+}
+
+type batchResult struct {
+	Results []struct {
+		ID      uuid.UUID `json:"id"`
+		Status  string    `json:"status"`
+		Message string    `json:"message"`
+	} `json:"results"`
+}
+
+func (o orderClient) createBatch(ctx context.Context, orders []orderIn) (batchResult, error) {
+	var out batchResult
+	err := o.c.Do(ctx, http.MethodPost, "/orders/batch", map[string]any{"orders": orders}, &out)
+	return out, err
+}

@@ -1,0 +1,84 @@
+// Package activity is the activity service: sale activities and the seckill
+// endpoint, with the relay that turns every committed win into an order.
+//
+//	@title			seckill activity service
+//	@version		1.0
+//	@description	Flash-sale activities and the purchase endpoint. The database decides every win; memory only answers the requests it can prove.
+//	@BasePath		/
+package activity
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	_ "github.com/seckill/seckill/api/activity" // registers the swagger docs
+	"github.com/seckill/seckill/internal/platform/app"
+	"github.com/seckill/seckill/internal/platform/config"
+	"github.com/seckill/seckill/internal/platform/httpx"
+	"github.com/seckill/seckill/internal/seckill"
+	"github.com/seckill/seckill/migrations"
+)
+
+// Config is the activity service's configuration.
+type Config struct {
+	app.Config
+	ProductServiceURL string
+	OrderServiceURL   string
+	PeerTimeout       time.Duration
+	MaxBatch          int
+	RelayBatch        int
+	RelayInterval     time.Duration
+}
+
+// LoadConfig reads the configuration from getenv.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	env := config.New(getenv)
+	c := Config{Config: app.LoadConfig(env, "activity", ":8504")}
+	c.ProductServiceURL = env.URL("PRODUCT_SERVICE_URL", "http://127.0.0.1:8503")
+	c.OrderServiceURL = env.URL("ORDER_SERVICE_URL", "http://127.0.0.1:8505")
+	c.PeerTimeout = env.Duration("PEER_TIMEOUT", 5*time.Second)
+	c.MaxBatch = env.Int("SECKILL_MAX_BATCH", 512)
+	c.RelayBatch = env.Int("RELAY_BATCH_SIZE", 500)
+	c.RelayInterval = env.Duration("RELAY_INTERVAL", time.Second)
+	return c, env.Err()
+}
+
+// Run runs the activity service until ctx is cancelled.
+func Run(ctx context.Context, getenv func(string) string, stderr io.Writer, opt app.Options) error {
+	cfg, err := LoadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	return app.Run(ctx, cfg.Config, migrations.Activity, stderr, func(ctx context.Context, d app.Deps) (*app.Service, error) {
+		store := NewStore(d.Pool)
+		products := productClient{httpx.NewClient("product", httpx.StaticURL(cfg.ProductServiceURL), d.Transport, cfg.PeerTimeout)}
+		orders := orderClient{httpx.NewClient("order", httpx.StaticURL(cfg.OrderServiceURL), d.Transport, cfg.PeerTimeout)}
+		rel := newRelay(store, orders, cfg.RelayBatch, cfg.RelayInterval)
+		engine := seckill.New(store, seckill.Options{
+			MaxBatch: cfg.MaxBatch,
+			OnCommit: func(_ int64, _, wins int) {
+				if wins > 0 {
+					rel.notify()
+				}
+			},
+		})
+		return &app.Service{
+			Routes:  func(r chi.Router) { routes(r, store, products, engine, nil) },
+			Swagger: "activity",
+			Workers: []func(context.Context) error{
+				// The engine lives until the server has drained, then
+				// commits what is queued before it stops.
+				func(ctx context.Context) error {
+					<-ctx.Done()
+					cctx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
+					defer cancel()
+					return engine.Close(cctx)
+				},
+				rel.run,
+			},
+		}, nil
+	}, opt)
+}

@@ -1,0 +1,163 @@
+package activity
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+
+	"github.com/seckill/seckill/internal/platform/httpx"
+	"github.com/seckill/seckill/internal/seckill"
+)
+
+// The seckill endpoint is the hot path of a flash sale and is written for
+// speed on purpose: the body is parsed by hand when it has the usual shape
+// (falling back to the strict decoder for anything else, so errors read the
+// same as everywhere), and the answer is written from a pooled buffer
+// without reflection.
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// handleSeckill handles POST /activities/{id}/seckill.
+//
+//	@Summary		Try to buy the activity's item
+//	@Description	Answers whether the user got the item. A win is answered only after it is committed. A user's repeat request answers already_won with the same order_id; requests after the stock is gone answer sold_out from memory.
+//	@Tags			seckill
+//	@Accept			json
+//	@Produce		json
+//	@Param			id		path		int				true	"activity id"
+//	@Param			request	body		SeckillRequest	true	"the buying user"
+//	@Success		200		{object}	httpx.Envelope{data=SeckillResult}
+//	@Failure		400		{object}	httpx.ErrorEnvelope	"invalid activity or user id"
+//	@Failure		404		{object}	httpx.ErrorEnvelope	"unknown activity"
+//	@Failure		429		{object}	httpx.ErrorEnvelope	"rate limited"
+//	@Failure		503		{object}	httpx.ErrorEnvelope	"database unavailable; the outcome is not known yet, retry"
+//	@Router			/activities/{id}/seckill [post]
+func handleSeckill(e *seckill.Engine, observe func(seckill.Status)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := httpx.PathID(r, "id")
+		if err != nil {
+			httpx.Error(w, r, err)
+			return
+		}
+		bp := bufPool.Get().(*[]byte)
+		defer bufPool.Put(bp)
+		user, err := readUserID(w, r, bp)
+		if err != nil {
+			httpx.Error(w, r, err)
+			return
+		}
+		res, err := e.Buy(r.Context(), id, user)
+		if err != nil {
+			httpx.Error(w, r, err)
+			return
+		}
+		if observe != nil {
+			observe(res.Status)
+		}
+		b := appendResult((*bp)[:0], id, user, res)
+		*bp = b
+		h := w.Header()
+		h["Content-Type"] = jsonContentType
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(b)
+	}
+}
+
+var jsonContentType = []string{"application/json; charset=utf-8"}
+
+// readUserID reads the body into *bp and returns its positive user_id.
+func readUserID(w http.ResponseWriter, r *http.Request, bp *[]byte) (int64, error) {
+	buf := bytes.NewBuffer((*bp)[:0])
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, httpx.MaxBodyBytes))
+	*bp = buf.Bytes()
+	if err != nil {
+		var req SeckillRequest
+		return 0, httpx.DecodeJSON(io.MultiReader(bytes.NewReader(*bp), errReader{err}), &req)
+	}
+	if u, ok := parseUserID(*bp); ok {
+		return u, nil
+	}
+	var req SeckillRequest
+	if err := httpx.DecodeJSON(bytes.NewReader(*bp), &req); err != nil {
+		return 0, err
+	}
+	if req.UserID <= 0 {
+		return 0, httpx.Invalid(httpx.FieldErrors{"user_id": "is required and must be a positive integer"})
+	}
+	return req.UserID, nil
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+// parseUserID recognises exactly {"user_id":<positive integer>} with
+// optional white space; anything else returns false and is left to the
+// strict decoder.
+func parseUserID(b []byte) (int64, bool) {
+	i := skipSpace(b, 0)
+	const key = `{"user_id"`
+	if !bytes.HasPrefix(b[i:], []byte(key)) {
+		return 0, false
+	}
+	i = skipSpace(b, i+len(key))
+	if i >= len(b) || b[i] != ':' {
+		return 0, false
+	}
+	i = skipSpace(b, i+1)
+	j := i
+	for j < len(b) && b[j] >= '0' && b[j] <= '9' {
+		j++
+	}
+	if j == i || j-i > 19 || b[i] == '0' {
+		return 0, false
+	}
+	u, err := strconv.ParseInt(string(b[i:j]), 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	k := skipSpace(b, j)
+	if k >= len(b) || b[k] != '}' || skipSpace(b, k+1) != len(b) {
+		return 0, false
+	}
+	return u, true
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+func appendResult(b []byte, id, user int64, res seckill.Result) []byte {
+	b = append(b, `{"code":0,"message":"ok","data":{"activity_id":`...)
+	b = strconv.AppendInt(b, id, 10)
+	b = append(b, `,"user_id":`...)
+	b = strconv.AppendInt(b, user, 10)
+	b = append(b, `,"won":`...)
+	b = strconv.AppendBool(b, res.Won())
+	b = append(b, `,"status":"`...)
+	b = append(b, res.Status...)
+	b = append(b, '"')
+	if res.Won() {
+		b = append(b, `,"order_id":"`...)
+		b = appendUUID(b, res.OrderID)
+		b = append(b, '"')
+	}
+	return append(b, "}}\n"...)
+}
+
+// appendUUID appends the canonical text of id without allocating.
+func appendUUID(b []byte, id [16]byte) []byte {
+	const hex = "0123456789abcdef"
+	for i, x := range id {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			b = append(b, '-')
+		}
+		b = append(b, hex[x>>4], hex[x&0xf])
+	}
+	return b
+}
