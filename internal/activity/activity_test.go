@@ -303,7 +303,9 @@ func TestActivity_CRUD(t *testing.T) {
 	}
 	id := svctest.Int(r.Data()["id"])
 	item := fmt.Sprintf("%s/activities/%d", a.URL, id)
-	productOf := func() map[string]any { return svctest.Do(t, "GET", fmt.Sprintf("%s/products/%d", s.product, pid), nil).Data() }
+	productOf := func() map[string]any {
+		return svctest.Do(t, "GET", fmt.Sprintf("%s/products/%d", s.product, pid), nil).Data()
+	}
 	if p := productOf(); svctest.Int(p["inventory"]) != 6 || svctest.Int(p["reserved"]) != 4 {
 		t.Errorf("after create, product = %v; want inventory 6, reserved 4", p)
 	}

@@ -331,4 +331,3 @@ func (s *Store) MarkFailed(ctx context.Context, orderID uuid.UUID, reason string
 	_, err := s.pool.Exec(ctx, `UPDATE activity.winners SET delivery_error = $2 WHERE order_id = $1`, orderID, reason)
 	return db.Map(err, "winners")
 }
-
