@@ -405,3 +405,22 @@ func TestActivity_BadInput(t *testing.T) {
 		t.Errorf("after bad input: %d activities, %d winners; want 1, 0", acts, winners)
 	}
 }
+
+func TestSeckill_RateLimits(t *testing.T) {
+	s := newStack(t)
+	s.env["RATE_LIMIT_USER_RPS"] = "0.001"
+	s.env["RATE_LIMIT_USER_BURST"] = "2"
+	a := s.activity(t)
+	id := s.sale(t, a.URL, 5)
+	url := fmt.Sprintf("%s/activities/%d/seckill", a.URL, id)
+	for i := range 2 {
+		if r := svctest.Do(t, "POST", url, `{"user_id":1}`); r.Status != 200 {
+			t.Fatalf("request %d: %d %s", i+1, r.Status, r.Raw)
+		}
+	}
+	r := svctest.Do(t, "POST", url, `{"user_id":1}`)
+	svctest.CheckError(t, r, 429)
+	if r := svctest.Do(t, "POST", url, `{"user_id":2}`); r.Status != 200 {
+		t.Errorf("another user was limited: %d %s", r.Status, r.Raw)
+	}
+}

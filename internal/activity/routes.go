@@ -7,13 +7,13 @@ import (
 )
 
 // routes is the whole API of the activity service.
-func routes(r chi.Router, s *Store, products productClient, engine *seckill.Engine, observe func(seckill.Status)) {
+func routes(r chi.Router, s *Store, products productClient, engine *seckill.Engine, lim limits, observe func(seckill.Status)) {
 	r.Post("/activities", handleCreateActivity(s, products))
 	r.Get("/activities", handleListActivities(s))
 	r.Get("/activities/{id}", handleGetActivity(s, products))
 	r.Put("/activities/{id}", handleUpdateActivity(s, products, engine))
 	r.Delete("/activities/{id}", handleDeleteActivity(s, products, engine))
-	r.Post("/activities/{id}/seckill", handleSeckill(engine, observe))
+	r.Post("/activities/{id}/seckill", handleSeckill(engine, lim, observe))
 	r.Get("/activities/{id}/seckill/{user_id}", handleOutcome(s))
 	r.Get("/activities/{id}/stats", handleStats(s))
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/seckill/seckill/internal/platform/app"
 	"github.com/seckill/seckill/internal/platform/config"
 	"github.com/seckill/seckill/internal/platform/httpx"
+	"github.com/seckill/seckill/internal/platform/ratelimit"
 	"github.com/seckill/seckill/internal/seckill"
 	"github.com/seckill/seckill/migrations"
 )
@@ -31,6 +32,11 @@ type Config struct {
 	MaxBatch          int
 	RelayBatch        int
 	RelayInterval     time.Duration
+	// Abuse limits on the seckill endpoint, in requests per second with a
+	// burst; 0 turns a limit off (the default, so benchmarks measure the
+	// service and not the limiter).
+	UserRate, IPRate   float64
+	UserBurst, IPBurst int
 }
 
 // LoadConfig reads the configuration from getenv.
@@ -43,6 +49,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.MaxBatch = env.Int("SECKILL_MAX_BATCH", 512)
 	c.RelayBatch = env.Int("RELAY_BATCH_SIZE", 500)
 	c.RelayInterval = env.Duration("RELAY_INTERVAL", time.Second)
+	c.UserRate = env.Float("RATE_LIMIT_USER_RPS", 0)
+	c.UserBurst = env.Int("RATE_LIMIT_USER_BURST", 5)
+	c.IPRate = env.Float("RATE_LIMIT_IP_RPS", 0)
+	c.IPBurst = env.Int("RATE_LIMIT_IP_BURST", 100)
 	return c, env.Err()
 }
 
@@ -56,6 +66,7 @@ func Run(ctx context.Context, getenv func(string) string, stderr io.Writer, opt 
 		store := NewStore(d.Pool)
 		products := productClient{httpx.NewClient("product", httpx.StaticURL(cfg.ProductServiceURL), d.Transport, cfg.PeerTimeout)}
 		orders := orderClient{httpx.NewClient("order", httpx.StaticURL(cfg.OrderServiceURL), d.Transport, cfg.PeerTimeout)}
+		lim := limits{ip: ratelimit.New[string](cfg.IPRate, cfg.IPBurst, nil), user: ratelimit.New[int64](cfg.UserRate, cfg.UserBurst, nil)}
 		rel := newRelay(store, orders, cfg.RelayBatch, cfg.RelayInterval)
 		engine := seckill.New(store, seckill.Options{
 			MaxBatch: cfg.MaxBatch,
@@ -66,7 +77,7 @@ func Run(ctx context.Context, getenv func(string) string, stderr io.Writer, opt 
 			},
 		})
 		return &app.Service{
-			Routes:  func(r chi.Router) { routes(r, store, products, engine, nil) },
+			Routes:  func(r chi.Router) { routes(r, store, products, engine, lim, nil) },
 			Swagger: "activity",
 			Workers: []func(context.Context) error{
 				// The engine lives until the server has drained, then

@@ -3,11 +3,16 @@ package activity
 import (
 	"bytes"
 	"io"
+	"math"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
+	"time"
 
+	"github.com/seckill/seckill/internal/platform/errs"
 	"github.com/seckill/seckill/internal/platform/httpx"
+	"github.com/seckill/seckill/internal/platform/ratelimit"
 	"github.com/seckill/seckill/internal/seckill"
 )
 
@@ -34,8 +39,12 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }
 //	@Failure		429		{object}	httpx.ErrorEnvelope	"rate limited"
 //	@Failure		503		{object}	httpx.ErrorEnvelope	"database unavailable; the outcome is not known yet, retry"
 //	@Router			/activities/{id}/seckill [post]
-func handleSeckill(e *seckill.Engine, observe func(seckill.Status)) http.HandlerFunc {
+func handleSeckill(e *seckill.Engine, lim limits, observe func(seckill.Status)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if ok, wait := lim.ip.Allow(clientIP(r)); !ok {
+			tooMany(w, r, wait, "too many requests from this address")
+			return
+		}
 		id, err := httpx.PathID(r, "id")
 		if err != nil {
 			httpx.Error(w, r, err)
@@ -46,6 +55,10 @@ func handleSeckill(e *seckill.Engine, observe func(seckill.Status)) http.Handler
 		user, err := readUserID(w, r, bp)
 		if err != nil {
 			httpx.Error(w, r, err)
+			return
+		}
+		if ok, wait := lim.user.Allow(user); !ok {
+			tooMany(w, r, wait, "too many requests for this user")
 			return
 		}
 		res, err := e.Buy(r.Context(), id, user)
@@ -66,6 +79,27 @@ func handleSeckill(e *seckill.Engine, observe func(seckill.Status)) http.Handler
 }
 
 var jsonContentType = []string{"application/json; charset=utf-8"}
+
+// limits are the seckill endpoint's abuse limits; a nil limiter is off.
+type limits struct {
+	ip   *ratelimit.Keyed[string]
+	user *ratelimit.Keyed[int64]
+}
+
+// clientIP is the connection's address. X-Forwarded-For is not trusted:
+// anyone can send it, and a limit a client can pick its own key for is none.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func tooMany(w http.ResponseWriter, r *http.Request, wait time.Duration, msg string) {
+	w.Header().Set("Retry-After", strconv.Itoa(int(max(1, math.Ceil(wait.Seconds())))))
+	httpx.Error(w, r, errs.E(errs.TooManyRequests, "%s; retry later", msg))
+}
 
 // readUserID reads the body into *bp and returns its positive user_id.
 func readUserID(w http.ResponseWriter, r *http.Request, bp *[]byte) (int64, error) {
