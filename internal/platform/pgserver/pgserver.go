@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // ErrNoBinaries means the PostgreSQL server binaries are not installed.
@@ -128,13 +130,30 @@ func (c *Cluster) Running(ctx context.Context) bool {
 // Remove deletes the data directory; the server must be stopped.
 func (c *Cluster) Remove() error { return os.RemoveAll(c.Dir) }
 
-// CreateDatabase creates database name, from template when not empty.
+// CreateDatabase creates database name, from template when not empty, and
+// does nothing when it exists. It connects over SQL rather than running
+// createdb, which some installations do not put beside initdb.
 func (c *Cluster) CreateDatabase(ctx context.Context, name, template string) error {
-	args := []string{"-h", "127.0.0.1", "-p", strconv.Itoa(c.Port), "-U", "postgres"}
-	if template != "" {
-		args = append(args, "-T", template)
+	conn, err := pgx.Connect(ctx, c.URL("postgres"))
+	if err != nil {
+		return fmt.Errorf("connect to cluster: %w", err)
 	}
-	return c.run(ctx, "createdb", append(args, name)...)
+	defer conn.Close(ctx)
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
+		return fmt.Errorf("look up database %s: %w", name, err)
+	}
+	if exists {
+		return nil
+	}
+	q := "CREATE DATABASE " + pgx.Identifier{name}.Sanitize()
+	if template != "" {
+		q += " TEMPLATE " + pgx.Identifier{template}.Sanitize()
+	}
+	if _, err := conn.Exec(ctx, q); err != nil {
+		return fmt.Errorf("create database %s: %w", name, err)
+	}
+	return nil
 }
 
 func (c *Cluster) run(ctx context.Context, name string, args ...string) error {
