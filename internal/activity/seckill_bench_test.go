@@ -1,0 +1,106 @@
+package activity
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+
+	"github.com/seckill/seckill/internal/seckill"
+)
+
+// instantStore is a seckill.Store that commits in memory at once, so the
+// benchmarks below measure the handler and the engine, not a database.
+type instantStore struct {
+	mu        sync.Mutex
+	remaining int64
+	winners   map[int64]uuid.UUID
+}
+
+func (s *instantStore) Snapshot(ctx context.Context, id int64) (seckill.Snapshot, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := map[int64]uuid.UUID{}
+	for k, v := range s.winners {
+		w[k] = v
+	}
+	return seckill.Snapshot{Activity: seckill.Activity{ID: id, Stock: s.remaining, Remaining: s.remaining,
+		StartTime: time.Now().Add(-time.Hour), EndTime: time.Now().Add(time.Hour)}, Winners: w}, nil
+}
+
+func (s *instantStore) Commit(ctx context.Context, id int64, claims []seckill.Claim) ([]seckill.Outcome, int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	outs := make([]seckill.Outcome, len(claims))
+	for i, c := range claims {
+		if s.remaining > 0 {
+			s.remaining--
+			s.winners[c.UserID] = c.OrderID
+			outs[i] = seckill.Outcome{Status: seckill.Won, OrderID: c.OrderID}
+		} else {
+			outs[i] = seckill.Outcome{Status: seckill.SoldOut}
+		}
+	}
+	return outs, s.remaining, nil
+}
+
+func (s *instantStore) Resolve(ctx context.Context, id int64, users []int64) (map[int64]uuid.UUID, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[int64]uuid.UUID{}
+	for k, v := range s.winners {
+		out[k] = v
+	}
+	return out, nil
+}
+
+func benchHandler(b *testing.B, stock int64) (http.Handler, *seckill.Engine) {
+	e := seckill.New(&instantStore{remaining: stock, winners: map[int64]uuid.UUID{}}, seckill.Options{})
+	b.Cleanup(func() { _ = e.Close(context.Background()) })
+	r := chi.NewRouter()
+	routes(r, nil, productClient{}, e, limits{}, nil)
+	return r, e
+}
+
+func benchBuy(b *testing.B, h http.Handler, want string) {
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			u := next.Add(1)
+			req := httptest.NewRequest("POST", "/activities/1/seckill", strings.NewReader(`{"user_id":`+strconv.FormatInt(u, 10)+`}`))
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if w.Code != 200 || !strings.Contains(w.Body.String(), want) {
+				b.Fatalf("answer %d %s, want %s", w.Code, w.Body.String(), want)
+			}
+		}
+	})
+}
+
+// BenchmarkSeckillHandler_SoldOut is the path nearly every request of a
+// flash sale takes: routing, parsing, the gate's lock-free final map, and
+// the answer.
+func BenchmarkSeckillHandler_SoldOut(b *testing.B) {
+	h, e := benchHandler(b, 1)
+	if _, err := e.Buy(context.Background(), 1, -1); err != nil {
+		b.Fatal(err)
+	}
+	benchBuy(b, h, `"sold_out"`)
+}
+
+// BenchmarkSeckillHandler_Winning goes through the gate and the group
+// committer for every request, against a store with no latency.
+func BenchmarkSeckillHandler_Winning(b *testing.B) {
+	h, _ := benchHandler(b, 1<<40)
+	benchBuy(b, h, `"won"`)
+}
