@@ -64,8 +64,16 @@ func Run(ctx context.Context, getenv func(string) string, stderr io.Writer, opt 
 	}
 	return app.Run(ctx, cfg.Config, migrations.Activity, stderr, func(ctx context.Context, d app.Deps) (*app.Service, error) {
 		store := NewStore(d.Pool)
-		products := productClient{httpx.NewClient("product", httpx.StaticURL(cfg.ProductServiceURL), d.Transport, cfg.PeerTimeout)}
-		orders := orderClient{httpx.NewClient("order", httpx.StaticURL(cfg.OrderServiceURL), d.Transport, cfg.PeerTimeout)}
+		productPeer, err := d.Peer("product", cfg.ProductServiceURL)
+		if err != nil {
+			return nil, err
+		}
+		orderPeer, err := d.Peer("order", cfg.OrderServiceURL)
+		if err != nil {
+			return nil, err
+		}
+		products := productClient{httpx.NewClient("product", productPeer, d.Transport, cfg.PeerTimeout)}
+		orders := orderClient{httpx.NewClient("order", orderPeer, d.Transport, cfg.PeerTimeout)}
 		lim := limits{ip: ratelimit.New[string](cfg.IPRate, cfg.IPBurst, nil), user: ratelimit.New[int64](cfg.UserRate, cfg.UserBurst, nil)}
 		rel := newRelay(store, orders, cfg.RelayBatch, cfg.RelayInterval)
 		engine := seckill.New(store, seckill.Options{

@@ -16,6 +16,7 @@ import (
 	httpSwagger "github.com/swaggo/http-swagger/v2"
 
 	"github.com/seckill/seckill/internal/platform/db"
+	"github.com/seckill/seckill/internal/platform/discovery"
 	"github.com/seckill/seckill/internal/platform/httpx"
 	"github.com/seckill/seckill/migrations"
 )
@@ -25,6 +26,9 @@ type Deps struct {
 	Pool *pgxpool.Pool
 	// Transport is the round tripper for calls to peer services.
 	Transport http.RoundTripper
+	// Peer returns how to reach another service: through Consul when it is
+	// configured, else at fallbackURL.
+	Peer func(service, fallbackURL string) (httpx.Resolver, error)
 }
 
 // Service is a built service: its routes and the background workers that
@@ -70,7 +74,21 @@ func Run(ctx context.Context, cfg Config, set migrations.Set, stderr io.Writer, 
 		}
 	}
 
-	svc, err := build(ctx, Deps{Pool: pool, Transport: http.DefaultTransport})
+	var closers []func()
+	defer func() {
+		for _, c := range closers {
+			c()
+		}
+	}()
+	peer := func(service, fallbackURL string) (httpx.Resolver, error) {
+		r, closeFn, err := discovery.NewResolver(cfg.ConsulAddr, service, fallbackURL)
+		if err != nil {
+			return nil, err
+		}
+		closers = append(closers, closeFn)
+		return r, nil
+	}
+	svc, err := build(ctx, Deps{Pool: pool, Transport: http.DefaultTransport, Peer: peer})
 	if err != nil {
 		return fmt.Errorf("build %s service: %w", cfg.Name, err)
 	}
@@ -96,7 +114,54 @@ func Run(ctx context.Context, cfg Config, set migrations.Set, stderr io.Writer, 
 		go serveDebug(ctx, cfg.DebugAddr)
 	}
 
-	serveErr := httpx.Serve(ctx, cfg.HTTP, router, opt.Ready)
+	// Consul must stop sending traffic here before the server stops
+	// accepting it: deregistration comes first, then the drain.
+	serveCtx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopServing()
+	var reg *discovery.Registrar
+	if cfg.ConsulAddr != "" {
+		if reg, err = discovery.NewRegistrar(cfg.ConsulAddr); err != nil {
+			return err
+		}
+	}
+	registered := make(chan error, 1)
+	ready := func(addr string) {
+		if reg != nil {
+			host, port, err := discovery.AdvertiseAddr(addr, cfg.AdvertiseAddr)
+			if err == nil {
+				err = reg.Register(ctx, discovery.Registration{Name: cfg.Name, Address: host, Port: port})
+			}
+			if err != nil {
+				registered <- fmt.Errorf("register with Consul: %w", err)
+				stopServing()
+				return
+			}
+			logger.Info("registered with Consul", "addr", cfg.ConsulAddr, "host", host, "port", port)
+		}
+		if opt.Ready != nil {
+			opt.Ready(addr)
+		}
+	}
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-serveCtx.Done():
+		}
+		if reg != nil {
+			dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if err := reg.Deregister(dctx); err != nil {
+				logger.Warn("deregister from Consul", "err", err)
+			}
+			cancel()
+		}
+		stopServing()
+	}()
+	serveErr := httpx.Serve(serveCtx, cfg.HTTP, router, ready)
+	select {
+	case err := <-registered:
+		serveErr = errors.Join(err, serveErr)
+	default:
+	}
 
 	// The server has drained: workers may now finish, within the same bound.
 	stopWork()

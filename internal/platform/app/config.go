@@ -23,6 +23,15 @@ type Config struct {
 	LogLevel    slog.Level
 	CORS        httpx.CORSConfig
 	DebugAddr   string // pprof listener; empty turns it off
+	// ConsulAddr is the standard CONSUL_HTTP_ADDR; empty turns discovery
+	// off, and peers are then reached at their static URLs.
+	ConsulAddr string
+	// AdvertiseAddr is the host other services reach this one at, when the
+	// listen address does not say (":8503" or "0.0.0.0:8503").
+	AdvertiseAddr string
+	// Getenv is the environment the configuration was read from; the
+	// tracer reads its standard JAEGER_* variables through it.
+	Getenv func(string) string
 }
 
 // LoadConfig reads the common variables. defaultAddr is the service's
@@ -41,6 +50,9 @@ func LoadConfig(env *config.Env, name, defaultAddr string) Config {
 	c.Migrate = env.Bool("MIGRATE_ON_START", true)
 	c.AccessLog = env.Bool("ACCESS_LOG", true)
 	c.DebugAddr = env.String("DEBUG_ADDR", "")
+	c.ConsulAddr = env.String("CONSUL_HTTP_ADDR", "")
+	c.AdvertiseAddr = env.String("SERVICE_ADVERTISE_ADDR", "")
+	c.Getenv = env.Getenv
 	switch env.OneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error") {
 	case "debug":
 		c.LogLevel = slog.LevelDebug
@@ -64,5 +76,6 @@ func LoadConfig(env *config.Env, name, defaultAddr string) Config {
 func (c Config) LogAttrs() []any {
 	return []any{"service", c.Name, "http_addr", c.HTTP.Addr, "database_url", config.Redact(c.DatabaseURL),
 		"db_max_conns", c.DBMaxConns, "migrate_on_start", c.Migrate, "access_log", c.AccessLog,
-		"log_level", c.LogLevel.String(), "cors_origin", c.CORS.AllowOrigin, "debug_addr", c.DebugAddr}
+		"log_level", c.LogLevel.String(), "cors_origin", c.CORS.AllowOrigin, "debug_addr", c.DebugAddr,
+		"consul_http_addr", c.ConsulAddr, "service_advertise_addr", c.AdvertiseAddr}
 }

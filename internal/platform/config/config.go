@@ -25,6 +25,10 @@ type Env struct {
 // New returns an Env reading from getenv (os.Getenv in production, a map in tests).
 func New(getenv func(string) string) *Env { return &Env{getenv: getenv} }
 
+// Getenv reads a raw variable, for libraries with their own standard
+// variables (the Jaeger client's JAEGER_*).
+func (e *Env) Getenv(key string) string { return e.getenv(key) }
+
 // Err returns every problem found so far, joined, or nil.
 func (e *Env) Err() error { return errors.Join(e.errs...) }
 
