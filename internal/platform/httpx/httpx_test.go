@@ -1,0 +1,144 @@
+package httpx
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/seckill/seckill/internal/platform/errs"
+)
+
+type item struct {
+	Name  string `json:"name"`
+	Count int64  `json:"count"`
+}
+
+func (i item) Valid() FieldErrors {
+	p := FieldErrors{}
+	if i.Name == "" {
+		p["name"] = "is required"
+	}
+	return p
+}
+
+func TestDecode(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		code       errs.Code
+		msg        string
+	}{
+		{"OK", `{"name":"a","count":2}`, "", ""},
+		{"Empty", ``, errs.Invalid, "request body is empty"},
+		{"Syntax", `{"name":}`, errs.Invalid, "malformed JSON at byte"},
+		{"Truncated", `{"name":"a"`, errs.Invalid, "not complete JSON"},
+		{"UnknownField", `{"name":"a","x":1}`, errs.Invalid, `unknown field "x"`},
+		{"WrongType", `{"name":"a","count":"2"}`, errs.Invalid, `field "count" must be an integer`},
+		{"Fraction", `{"name":"a","count":2.5}`, errs.Invalid, `field "count" must be an integer`},
+		{"Trailing", `{"name":"a"} {}`, errs.Invalid, "a single JSON value"},
+		{"TrailingGarbage", `{"name":"a"} x`, errs.Invalid, "a single JSON value"},
+		{"NotObject", `[1,2]`, errs.Invalid, "must be an object"},
+		{"Invalid", `{"count":1}`, errs.Invalid, "name: is required"},
+		{"TooLarge", `{"name":"` + strings.Repeat("a", MaxBodyBytes) + `"}`, errs.TooLarge, "larger than"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "/", strings.NewReader(tc.body))
+			_, err := Decode[item](httptest.NewRecorder(), r)
+			if got := errs.CodeOf(err); got != tc.code {
+				t.Fatalf("code = %q, want %q (err %v)", got, tc.code, err)
+			}
+			if tc.msg != "" && !strings.Contains(errs.MessageOf(err), tc.msg) {
+				t.Errorf("message %q does not contain %q", errs.MessageOf(err), tc.msg)
+			}
+		})
+	}
+}
+
+func TestError_EnvelopeAndStatus(t *testing.T) {
+	for _, tc := range []struct {
+		err    error
+		status int
+		kind   string
+		msg    string
+	}{
+		{errs.E(errs.NotFound, "product 7 not found"), 404, "not_found", "product 7 not found"},
+		{errs.E(errs.Conflict, "taken"), 409, "conflict", "taken"},
+		{Invalid(FieldErrors{"b": "bad", "a": "worse"}), 400, "invalid", "invalid request: a: worse; b: bad"},
+		{errs.E(errs.TooManyRequests, "slow down"), 429, "too_many_requests", "slow down"},
+		{errs.Wrap(errs.Unavailable, errString("dial tcp: refused"), "database unavailable"), 503, "unavailable", "database unavailable"},
+		{errString("secret internal detail"), 500, "internal", "internal error"},
+	} {
+		w := httptest.NewRecorder()
+		Error(w, httptest.NewRequest("GET", "/", nil), tc.err)
+		var env ErrorEnvelope
+		if err := json.Unmarshal(w.Body.Bytes(), &env); err != nil {
+			t.Fatal(err)
+		}
+		if w.Code != tc.status || env.StatusCode != tc.status || env.Code != tc.status || env.Error != tc.kind || env.Message != tc.msg {
+			t.Errorf("%v: got %d %+v", tc.err, w.Code, env)
+		}
+	}
+}
+
+type errString string
+
+func (e errString) Error() string { return string(e) }
+
+func TestParseIDAndPage(t *testing.T) {
+	for s, ok := range map[string]bool{"1": true, "9223372036854775807": true, "0": false, "-1": false, "1.5": false,
+		"abc": false, "": false, "9223372036854775808": false, " 1": false} {
+		if _, err := ParseID("id", s); (err == nil) != ok {
+			t.Errorf("ParseID(%q) err = %v, want ok=%v", s, err, ok)
+		}
+	}
+	for q, ok := range map[string]bool{"": true, "limit=100&offset=5": true, "limit=0": false, "limit=101": false,
+		"offset=-1": false, "limit=x": false} {
+		_, _, err := Page(httptest.NewRequest("GET", "/?"+q, nil))
+		if (err == nil) != ok {
+			t.Errorf("Page(%q) err = %v, want ok=%v", q, err, ok)
+		}
+	}
+}
+
+func TestMiddleware(t *testing.T) {
+	h := Recover(RequestID(CORS(CORSConfig{AllowOrigin: "*", AllowMethods: "GET", AllowHeaders: "Content-Type", MaxAge: 60})(
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/panic" {
+				panic("boom")
+			}
+			OK(w, RequestIDFrom(r.Context()))
+		}))))
+
+	t.Run("PanicBecomes500Envelope", func(t *testing.T) {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", "/panic", nil))
+		if w.Code != 500 || !strings.Contains(w.Body.String(), `"status_code":500`) {
+			t.Errorf("got %d %s", w.Code, w.Body)
+		}
+	})
+	t.Run("RequestIDIsKeptOrMade", func(t *testing.T) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set(RequestIDHeader, "abc-123")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if got := w.Header().Get(RequestIDHeader); got != "abc-123" || !strings.Contains(w.Body.String(), "abc-123") {
+			t.Errorf("request id %q, body %s", got, w.Body)
+		}
+		r.Header.Set(RequestIDHeader, "bad id\n")
+		w = httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if got := w.Header().Get(RequestIDHeader); got == "" || got == "bad id\n" {
+			t.Errorf("an unsafe request id was echoed: %q", got)
+		}
+	})
+	t.Run("CORSPreflight", func(t *testing.T) {
+		r := httptest.NewRequest("OPTIONS", "/", nil)
+		r.Header.Set("Access-Control-Request-Method", "GET")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != 204 || w.Header().Get("Access-Control-Allow-Origin") != "*" || w.Header().Get("Access-Control-Max-Age") != "60" {
+			t.Errorf("preflight: %d %v", w.Code, w.Header())
+		}
+	})
+}
