@@ -1,0 +1,106 @@
+package metrics
+
+import (
+	"context"
+	"maps"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/seckill/seckill/internal/platform/httpx"
+)
+
+// unmatched is the route label of requests no route matched. Labelling them
+// by path instead would let any client mint new time series at will.
+const unmatched = "unmatched"
+
+// Middleware counts each request in http_requests_total{route,method,status}
+// and times it in http_request_duration_seconds{route,method}, where route
+// is the chi route pattern ("/activities/{id}/seckill"), or "unmatched".
+// A handler panic counts as status 500.
+//
+// It sits on the seckill hot path, so it formats nothing per request: the
+// label set's series are looked up in a lock-free cache after the first
+// request with those labels. Install it with the router's Use so the
+// pattern is known; wrapping a chi router from outside works too.
+func (m *Metrics) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		r, rctx := withRouteContext(r, next)
+		rec := httpx.Recorder(w)
+		completed := false
+		defer func() {
+			status := rec.Status
+			switch {
+			case !completed:
+				// The handler panicked; Recover further out answers 500.
+				status = http.StatusInternalServerError
+			case status == 0:
+				status = http.StatusOK
+			}
+			route := rctx.RoutePattern()
+			if route == "" {
+				route = unmatched
+			}
+			s := m.lookup(route, methodLabel(r.Method), status)
+			s.requests.Inc()
+			s.duration.Observe(time.Since(start).Seconds())
+		}()
+		next.ServeHTTP(rec, r)
+		completed = true
+	})
+}
+
+// lookup returns the series of one label set, creating it on first use.
+func (m *Metrics) lookup(route, method string, status int) series {
+	k := seriesKey{route: route, method: method, status: status}
+	if s, ok := (*m.series.Load())[k]; ok {
+		return s
+	}
+	m.seriesMu.Lock()
+	defer m.seriesMu.Unlock()
+	old := *m.series.Load()
+	if s, ok := old[k]; ok {
+		return s
+	}
+	s := series{
+		requests: m.requests.WithLabelValues(route, method, strconv.Itoa(status)),
+		duration: m.duration.WithLabelValues(route, method),
+	}
+	next := make(map[seriesKey]series, len(old)+1)
+	maps.Copy(next, old)
+	next[k] = s
+	m.series.Store(&next)
+	return s
+}
+
+// methodLabel keeps the method label to the standard methods, so made-up
+// methods cannot grow the number of series.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "OTHER"
+}
+
+// withRouteContext makes sure r carries a chi routing context that outlives
+// next, so the matched pattern can be read after next returns. Inside a chi
+// router's middleware stack one already exists; when the middleware wraps a
+// router from outside, the router would otherwise use a pooled context and
+// reset it before we could look.
+func withRouteContext(r *http.Request, next http.Handler) (*http.Request, *chi.Context) {
+	if rctx := chi.RouteContext(r.Context()); rctx != nil {
+		return r, rctx
+	}
+	rctx := chi.NewRouteContext()
+	if routes, ok := next.(chi.Routes); ok {
+		// The router sets this only on contexts it creates; chi's own
+		// middleware (GetHead, for one) relies on it.
+		rctx.Routes = routes
+	}
+	return r.WithContext(context.WithValue(r.Context(), chi.RouteCtxKey, rctx)), rctx
+}

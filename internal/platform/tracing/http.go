@@ -1,0 +1,139 @@
+package tracing
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/opentracing/opentracing-go"
+	"github.com/opentracing/opentracing-go/ext"
+	otlog "github.com/opentracing/opentracing-go/log"
+
+	"github.com/seckill/seckill/internal/platform/httpx"
+)
+
+// Middleware starts a server span for each request, joined to the trace the
+// caller sent in its headers, and stores it in the request context so
+// handlers, Transport and QueryTracer hang their spans under it. The span is
+// named "HTTP <METHOD> <route pattern>", the chi pattern rather than the
+// path so that /products/1 and /products/2 are one operation in Jaeger, and
+// is tagged with the method, URL and status; a status of 500 or more, or a
+// handler panic, marks it as an error.
+//
+// Install it with the router's Use so the pattern is known; wrapping a chi
+// router from outside works too. When tracer is a NoopTracer it returns next
+// itself, so disabled tracing costs nothing per request.
+func Middleware(tracer opentracing.Tracer) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		if !enabled(tracer) {
+			return next
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			parent, err := tracer.Extract(opentracing.HTTPHeaders, opentracing.HTTPHeadersCarrier(r.Header))
+			if err != nil {
+				// No or unreadable incoming context: this request starts a trace.
+				parent = nil
+			}
+			span := tracer.StartSpan("HTTP "+r.Method, ext.RPCServerOption(parent))
+			ext.HTTPMethod.Set(span, r.Method)
+			ext.HTTPUrl.Set(span, r.URL.String())
+
+			r, rctx := withRouteContext(r, next)
+			r = r.WithContext(opentracing.ContextWithSpan(r.Context(), span))
+			rec := httpx.Recorder(w)
+			completed := false
+			defer func() {
+				status := rec.Status
+				switch {
+				case !completed:
+					// The handler panicked; Recover further out answers 500.
+					status = http.StatusInternalServerError
+				case status == 0:
+					status = http.StatusOK
+				}
+				if pattern := rctx.RoutePattern(); pattern != "" {
+					span.SetOperationName("HTTP " + r.Method + " " + pattern)
+				} else {
+					span.SetOperationName("HTTP " + r.Method + " " + r.URL.Path)
+				}
+				ext.HTTPStatusCode.Set(span, uint16(status))
+				if status >= http.StatusInternalServerError {
+					ext.Error.Set(span, true)
+				}
+				span.Finish()
+			}()
+			next.ServeHTTP(rec, r)
+			completed = true
+		})
+	}
+}
+
+// withRouteContext makes sure r carries a chi routing context that outlives
+// next, so the matched pattern can be read after next returns. Inside a chi
+// router's middleware stack one already exists; when the middleware wraps a
+// router from outside, the router would otherwise use a pooled context and
+// reset it before we could look.
+func withRouteContext(r *http.Request, next http.Handler) (*http.Request, *chi.Context) {
+	if rctx := chi.RouteContext(r.Context()); rctx != nil {
+		return r, rctx
+	}
+	rctx := chi.NewRouteContext()
+	if routes, ok := next.(chi.Routes); ok {
+		// The router sets this only on contexts it creates; chi's own
+		// middleware (GetHead, for one) relies on it.
+		rctx.Routes = routes
+	}
+	return r.WithContext(context.WithValue(r.Context(), chi.RouteCtxKey, rctx)), rctx
+}
+
+// Transport returns a RoundTripper that wraps each outgoing request in a
+// client span, a child of the span in the request's context if there is
+// one, named "HTTP <METHOD> <host><path>", and sends the span's context in
+// the request headers for the peer's Middleware to join. The span ends when
+// the response headers arrive. base nil means http.DefaultTransport; with a
+// NoopTracer Transport returns base itself.
+func Transport(tracer opentracing.Tracer, base http.RoundTripper) http.RoundTripper {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	if !enabled(tracer) {
+		return base
+	}
+	return &transport{tracer: tracer, base: base}
+}
+
+type transport struct {
+	tracer opentracing.Tracer
+	base   http.RoundTripper
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	opts := []opentracing.StartSpanOption{ext.SpanKindRPCClient}
+	if parent := opentracing.SpanFromContext(req.Context()); parent != nil {
+		opts = append(opts, opentracing.ChildOf(parent.Context()))
+	}
+	span := t.tracer.StartSpan("HTTP "+req.Method+" "+req.URL.Host+req.URL.Path, opts...)
+	defer span.Finish()
+	ext.HTTPMethod.Set(span, req.Method)
+	ext.HTTPUrl.Set(span, req.URL.String())
+	ext.PeerHostname.Set(span, req.URL.Hostname())
+
+	// A RoundTripper must not modify the caller's request.
+	req = req.Clone(req.Context())
+	if err := t.tracer.Inject(span.Context(), opentracing.HTTPHeaders, opentracing.HTTPHeadersCarrier(req.Header)); err != nil {
+		// The call still goes out; the peer just starts its own trace.
+		span.LogFields(otlog.String("event", "inject failed"), otlog.Error(err))
+	}
+	resp, err := t.base.RoundTrip(req)
+	if err != nil {
+		ext.Error.Set(span, true)
+		span.LogFields(otlog.Error(err))
+		return nil, err
+	}
+	ext.HTTPStatusCode.Set(span, uint16(resp.StatusCode))
+	if resp.StatusCode >= http.StatusInternalServerError {
+		ext.Error.Set(span, true)
+	}
+	return resp, nil
+}

@@ -1,0 +1,279 @@
+package tracing
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/opentracing/opentracing-go"
+	"github.com/opentracing/opentracing-go/ext"
+	"github.com/opentracing/opentracing-go/mocktracer"
+)
+
+// onlySpan returns the single finished span of tracer, failing otherwise.
+func onlySpan(t *testing.T, tracer *mocktracer.MockTracer) *mocktracer.MockSpan {
+	t.Helper()
+	spans := tracer.FinishedSpans()
+	if len(spans) != 1 {
+		t.Fatalf("%d finished spans, want 1", len(spans))
+	}
+	return spans[0]
+}
+
+func ctxOf(s *mocktracer.MockSpan) mocktracer.MockSpanContext {
+	return s.Context().(mocktracer.MockSpanContext)
+}
+
+func TestMiddleware_JoinsIncomingTrace(t *testing.T) {
+	tracer := mocktracer.New()
+	caller := tracer.StartSpan("caller")
+	req := httptest.NewRequest(http.MethodGet, "/products/7", nil)
+	if err := tracer.Inject(caller.Context(), opentracing.HTTPHeaders, opentracing.HTTPHeadersCarrier(req.Header)); err != nil {
+		t.Fatal(err)
+	}
+
+	var inHandler opentracing.Span
+	r := chi.NewRouter()
+	r.Use(Middleware(tracer))
+	r.Get("/products/{id}", func(w http.ResponseWriter, r *http.Request) {
+		inHandler = opentracing.SpanFromContext(r.Context())
+	})
+	r.ServeHTTP(httptest.NewRecorder(), req)
+
+	server := onlySpan(t, tracer)
+	if got, want := server.ParentID, ctxOf(caller.(*mocktracer.MockSpan)).SpanID; got != want {
+		t.Errorf("server span ParentID = %d, want the caller's span %d", got, want)
+	}
+	if got, want := ctxOf(server).TraceID, ctxOf(caller.(*mocktracer.MockSpan)).TraceID; got != want {
+		t.Errorf("server span TraceID = %d, want %d", got, want)
+	}
+	if got, want := server.OperationName, "HTTP GET /products/{id}"; got != want {
+		t.Errorf("OperationName = %q, want %q", got, want)
+	}
+	if got, want := server.Tag("span.kind"), any(ext.SpanKindRPCServerEnum); got != want {
+		t.Errorf("span.kind = %v, want %v", got, want)
+	}
+	if inHandler != server {
+		t.Error("the handler's context does not carry the server span")
+	}
+}
+
+func TestMiddleware_StartsTraceWithoutIncomingContext(t *testing.T) {
+	tracer := mocktracer.New()
+	h := Middleware(tracer)(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/x", nil))
+	if got := onlySpan(t, tracer).ParentID; got != 0 {
+		t.Errorf("ParentID = %d, want 0 (a new trace)", got)
+	}
+}
+
+func TestMiddleware_Tags(t *testing.T) {
+	tests := []struct {
+		name      string
+		handler   http.HandlerFunc
+		wantCode  uint16
+		wantError bool
+	}{
+		{"ImplicitOK", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hi") }, 200, false},
+		{"NoBody", func(w http.ResponseWriter, r *http.Request) {}, 200, false},
+		{"Conflict", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusConflict) }, 409, false},
+		{"ServerError", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) }, 503, true},
+		{"Panic", func(w http.ResponseWriter, r *http.Request) { panic("boom") }, 500, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tracer := mocktracer.New()
+			r := chi.NewRouter()
+			r.Use(recoverer, Middleware(tracer))
+			r.Post("/orders", tc.handler)
+			r.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/orders?x=1", nil))
+
+			span := onlySpan(t, tracer)
+			if got, want := span.Tag("http.status_code"), any(tc.wantCode); got != want {
+				t.Errorf("http.status_code = %v, want %v", got, want)
+			}
+			if got, want := span.Tag("error") == true, tc.wantError; got != want {
+				t.Errorf("error tag set = %v, want %v", got, want)
+			}
+			if got, want := span.Tag("http.method"), any("POST"); got != want {
+				t.Errorf("http.method = %v, want %v", got, want)
+			}
+			if got, want := span.Tag("http.url"), any("/orders?x=1"); got != want {
+				t.Errorf("http.url = %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// recoverer stands in for httpx.Recover, outside the tracing middleware.
+func recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if recover() != nil {
+				w.WriteHeader(http.StatusInternalServerError)
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func TestMiddleware_OperationName(t *testing.T) {
+	routes := func(r chi.Router) {
+		r.Route("/api", func(api chi.Router) {
+			api.Get("/activities/{id}/seckill", func(http.ResponseWriter, *http.Request) {})
+		})
+	}
+	tests := []struct {
+		name string
+		path string
+		want string
+	}{
+		{"MountedRoute", "/api/activities/3/seckill", "HTTP GET /api/activities/{id}/seckill"},
+		{"UnknownRouteFallsBackToPath", "/nope", "HTTP GET /nope"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name+"/Use", func(t *testing.T) {
+			tracer := mocktracer.New()
+			r := chi.NewRouter()
+			r.Use(Middleware(tracer))
+			routes(r)
+			r.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, tc.path, nil))
+			if got := onlySpan(t, tracer).OperationName; got != tc.want {
+				t.Errorf("OperationName = %q, want %q", got, tc.want)
+			}
+		})
+		t.Run(tc.name+"/WrappingRouter", func(t *testing.T) {
+			tracer := mocktracer.New()
+			r := chi.NewRouter()
+			routes(r)
+			h := Middleware(tracer)(r)
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, tc.path, nil))
+			if got := onlySpan(t, tracer).OperationName; got != tc.want {
+				t.Errorf("OperationName = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+type plainHandler struct{}
+
+func (plainHandler) ServeHTTP(http.ResponseWriter, *http.Request) {}
+
+func TestMiddleware_NoopTracerStepsAside(t *testing.T) {
+	for _, tracer := range []opentracing.Tracer{opentracing.NoopTracer{}, &opentracing.NoopTracer{}, nil} {
+		if got := Middleware(tracer)(plainHandler{}); got != (plainHandler{}) {
+			t.Errorf("Middleware(%T) wrapped the handler in %T, want it returned as is", tracer, got)
+		}
+	}
+}
+
+func TestTransport_EndToEnd(t *testing.T) {
+	tracer := mocktracer.New()
+	var gotHeader http.Header
+	peer := chi.NewRouter()
+	peer.Use(Middleware(tracer))
+	peer.Get("/products/{id}", func(w http.ResponseWriter, r *http.Request) {
+		gotHeader = r.Header.Clone()
+	})
+	srv := httptest.NewServer(peer)
+	defer srv.Close()
+
+	root := tracer.StartSpan("handler")
+	ctx := opentracing.ContextWithSpan(context.Background(), root)
+	client := &http.Client{Transport: Transport(tracer, nil)}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/products/42", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	root.Finish()
+
+	if len(req.Header) != 0 {
+		t.Errorf("the caller's request was modified: headers %v", req.Header)
+	}
+	if len(gotHeader) == 0 || gotHeader.Get("Mockpfx-Ids-Traceid") == "" {
+		t.Errorf("the peer received no trace headers: %v", gotHeader)
+	}
+
+	byName := map[string]*mocktracer.MockSpan{}
+	for _, s := range tracer.FinishedSpans() {
+		byName[s.OperationName] = s
+	}
+	host := req.URL.Host
+	clientSpan, serverSpan := byName["HTTP GET "+host+"/products/42"], byName["HTTP GET /products/{id}"]
+	if clientSpan == nil || serverSpan == nil {
+		t.Fatalf("finished spans %v, want a client and a server span", byName)
+	}
+	if got, want := clientSpan.ParentID, ctxOf(root.(*mocktracer.MockSpan)).SpanID; got != want {
+		t.Errorf("client span ParentID = %d, want the root span %d", got, want)
+	}
+	if got, want := serverSpan.ParentID, ctxOf(clientSpan).SpanID; got != want {
+		t.Errorf("server span ParentID = %d, want the client span %d", got, want)
+	}
+	if ctxOf(clientSpan).TraceID != ctxOf(serverSpan).TraceID {
+		t.Errorf("client trace %d and server trace %d differ", ctxOf(clientSpan).TraceID, ctxOf(serverSpan).TraceID)
+	}
+	if got, want := clientSpan.Tag("span.kind"), any(ext.SpanKindRPCClientEnum); got != want {
+		t.Errorf("span.kind = %v, want %v", got, want)
+	}
+	if got, want := clientSpan.Tag("http.status_code"), any(uint16(200)); got != want {
+		t.Errorf("http.status_code = %v, want %v", got, want)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestTransport_Errors(t *testing.T) {
+	tests := []struct {
+		name     string
+		base     roundTripFunc
+		wantCode any
+	}{
+		{"ServerError", func(*http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: 502, Body: http.NoBody}, nil
+		}, uint16(502)},
+		{"Unreachable", func(*http.Request) (*http.Response, error) {
+			return nil, errors.New("connection refused")
+		}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tracer := mocktracer.New()
+			req := httptest.NewRequest(http.MethodGet, "http://order:8505/orders", nil)
+			resp, err := Transport(tracer, tc.base).RoundTrip(req)
+			if err == nil {
+				resp.Body.Close()
+			}
+			span := onlySpan(t, tracer)
+			if got := span.Tag("error"); got != true {
+				t.Errorf("error tag = %v, want true", got)
+			}
+			if got := span.Tag("http.status_code"); got != tc.wantCode {
+				t.Errorf("http.status_code = %v, want %v", got, tc.wantCode)
+			}
+			if got, want := span.ParentID, 0; got != want {
+				t.Errorf("ParentID = %d, want %d (no span in the context)", got, want)
+			}
+		})
+	}
+}
+
+func TestTransport_NoopTracerReturnsBase(t *testing.T) {
+	base := &http.Transport{}
+	if got := Transport(opentracing.NoopTracer{}, base); got != base {
+		t.Errorf("Transport(NoopTracer, base) = %T, want base itself", got)
+	}
+	if got := Transport(opentracing.NoopTracer{}, nil); got != http.DefaultTransport {
+		t.Errorf("Transport(NoopTracer, nil) = %T, want http.DefaultTransport", got)
+	}
+}
