@@ -3,6 +3,7 @@ package activity_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -201,6 +202,24 @@ func TestSeckill_ExactlyStockWinners(t *testing.T) {
 		t.Errorf("stats: %s", r.Raw)
 	}
 	t.Logf("%d users x 2 requests: %d won, every other answer sold_out or already_won", users, stock)
+
+	resp, err := http.Get(a.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{
+		`seckill_outcomes_total{service="activity",status="won"} 100`,
+		`seckill_outcomes_total{service="activity",status="already_won"} 100`,
+		`http_requests_total{method="POST",route="/activities/{id}/seckill",service="activity",status="200"} 20000`,
+		`seckill_commit_batch_size_count{service="activity"}`,
+		`relay_backlog{service="activity"} 100`,
+	} {
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }
 
 func TestSeckill_TwoInstancesShareOneDatabase(t *testing.T) {

@@ -74,18 +74,23 @@ func Run(ctx context.Context, getenv func(string) string, stderr io.Writer, opt 
 		}
 		products := productClient{httpx.NewClient("product", productPeer, d.Transport, cfg.PeerTimeout)}
 		orders := orderClient{httpx.NewClient("order", orderPeer, d.Transport, cfg.PeerTimeout)}
+		sm, err := newSaleMetrics(d.Metrics, store)
+		if err != nil {
+			return nil, err
+		}
 		lim := limits{ip: ratelimit.New[string](cfg.IPRate, cfg.IPBurst, nil), user: ratelimit.New[int64](cfg.UserRate, cfg.UserBurst, nil)}
 		rel := newRelay(store, orders, cfg.RelayBatch, cfg.RelayInterval)
 		engine := seckill.New(store, seckill.Options{
 			MaxBatch: cfg.MaxBatch,
-			OnCommit: func(_ int64, _, wins int) {
+			OnCommit: func(_ int64, claims, wins int) {
+				sm.batch.Observe(float64(claims))
 				if wins > 0 {
 					rel.notify()
 				}
 			},
 		})
 		return &app.Service{
-			Routes:  func(r chi.Router) { routes(r, store, products, engine, lim, nil) },
+			Routes:  func(r chi.Router) { routes(r, store, products, engine, lim, sm.observe) },
 			Swagger: "activity",
 			Workers: []func(context.Context) error{
 				// The engine lives until the server has drained, then

@@ -331,3 +331,10 @@ func (s *Store) MarkFailed(ctx context.Context, orderID uuid.UUID, reason string
 	_, err := s.pool.Exec(ctx, `UPDATE activity.winners SET delivery_error = $2 WHERE order_id = $1`, orderID, reason)
 	return db.Map(err, "winners")
 }
+
+// Backlog counts the committed wins awaiting delivery, in every activity.
+func (s *Store) Backlog(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM activity.winners WHERE delivered_at IS NULL AND delivery_error IS NULL`).Scan(&n)
+	return n, db.Map(err, "winners")
+}

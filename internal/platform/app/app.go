@@ -13,11 +13,14 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/opentracing/opentracing-go"
 	httpSwagger "github.com/swaggo/http-swagger/v2"
 
 	"github.com/seckill/seckill/internal/platform/db"
 	"github.com/seckill/seckill/internal/platform/discovery"
 	"github.com/seckill/seckill/internal/platform/httpx"
+	"github.com/seckill/seckill/internal/platform/metrics"
+	"github.com/seckill/seckill/internal/platform/tracing"
 	"github.com/seckill/seckill/migrations"
 )
 
@@ -29,6 +32,8 @@ type Deps struct {
 	// Peer returns how to reach another service: through Consul when it is
 	// configured, else at fallbackURL.
 	Peer func(service, fallbackURL string) (httpx.Resolver, error)
+	// Metrics is the service's registry; /metrics serves it.
+	Metrics *metrics.Metrics
 }
 
 // Service is a built service: its routes and the background workers that
@@ -63,7 +68,14 @@ func Run(ctx context.Context, cfg Config, set migrations.Set, stderr io.Writer, 
 	slog.SetDefault(logger)
 	logger.Info("starting", cfg.LogAttrs()...)
 
-	pool, err := db.Open(ctx, cfg.DatabaseURL, db.Options{MaxConns: int32(cfg.DBMaxConns)})
+	tracer, closeTracer, err := tracing.New(cfg.Name, cfg.Getenv)
+	if err != nil {
+		return fmt.Errorf("tracing: %w", err)
+	}
+	// Closed last, so the spans of the shutdown itself are flushed.
+	defer closeTracer.Close()
+
+	pool, err := db.Open(ctx, cfg.DatabaseURL, db.Options{MaxConns: int32(cfg.DBMaxConns), Tracer: tracing.QueryTracer(tracer)})
 	if err != nil {
 		return err
 	}
@@ -88,11 +100,13 @@ func Run(ctx context.Context, cfg Config, set migrations.Set, stderr io.Writer, 
 		closers = append(closers, closeFn)
 		return r, nil
 	}
-	svc, err := build(ctx, Deps{Pool: pool, Transport: http.DefaultTransport, Peer: peer})
+	m := metrics.New(cfg.Name)
+	transport := tracing.Transport(tracer, peerTransport())
+	svc, err := build(ctx, Deps{Pool: pool, Transport: transport, Peer: peer, Metrics: m})
 	if err != nil {
 		return fmt.Errorf("build %s service: %w", cfg.Name, err)
 	}
-	router := NewRouter(cfg, pool)
+	router := NewRouter(cfg, pool, m, tracer)
 	svc.Routes(router)
 	if svc.Swagger != "" {
 		router.Get("/swagger/*", httpSwagger.Handler(httpSwagger.InstanceName(svc.Swagger), httpSwagger.URL("/swagger/doc.json")))
@@ -194,15 +208,26 @@ func migrateWithRetry(ctx context.Context, pool *pgxpool.Pool, set migrations.Se
 	}
 }
 
+// peerTransport is the HTTP transport for calls between services: more idle
+// connections per host than the default two, since the relay and the
+// activity handlers call the same peers over and over.
+func peerTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 32
+	t.ResponseHeaderTimeout = 10 * time.Second
+	return t
+}
+
 // NewRouter returns a chi router with the common middleware and the
-// /healthz and /readyz routes.
-func NewRouter(cfg Config, pool *pgxpool.Pool) chi.Router {
+// /healthz, /readyz and /metrics routes.
+func NewRouter(cfg Config, pool *pgxpool.Pool, m *metrics.Metrics, tracer opentracing.Tracer) chi.Router {
 	r := chi.NewRouter()
-	r.Use(httpx.Recover, httpx.RequestID, httpx.CORS(cfg.CORS), httpx.AccessLog(cfg.AccessLog))
+	r.Use(httpx.Recover, httpx.RequestID, m.Middleware, tracing.Middleware(tracer), httpx.CORS(cfg.CORS), httpx.AccessLog(cfg.AccessLog))
 	r.NotFound(httpx.NotFound)
 	r.MethodNotAllowed(httpx.MethodNotAllowed)
 	r.Get("/healthz", handleHealthz)
 	r.Get("/readyz", handleReadyz(pool))
+	r.Method(http.MethodGet, "/metrics", m.Handler())
 	return r
 }
 
