@@ -6,6 +6,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/opentracing/opentracing-go"
+	"github.com/opentracing/opentracing-go/ext"
+	otlog "github.com/opentracing/opentracing-go/log"
 )
 
 // relay delivers committed wins to the order service. The winners table is
@@ -20,10 +23,11 @@ type relay struct {
 	idle   time.Duration // poll interval when nothing wakes it
 	wake   chan struct{}
 	log    *slog.Logger
+	tracer opentracing.Tracer
 }
 
-func newRelay(store *Store, orders orderClient, batch int, idle time.Duration) *relay {
-	return &relay{store: store, orders: orders, batch: batch, idle: idle, wake: make(chan struct{}, 1), log: slog.Default()}
+func newRelay(store *Store, orders orderClient, batch int, idle time.Duration, tracer opentracing.Tracer) *relay {
+	return &relay{store: store, orders: orders, batch: batch, idle: idle, wake: make(chan struct{}, 1), log: slog.Default(), tracer: tracer}
 }
 
 // notify wakes the relay; the seckill engine calls it after a commit with wins.
@@ -88,11 +92,21 @@ func (r *relay) flush() {
 }
 
 // deliverOnce posts one batch and returns how many wins it handled.
-func (r *relay) deliverOnce(ctx context.Context) (int, error) {
+func (r *relay) deliverOnce(ctx context.Context) (n int, err error) {
 	ds, err := r.store.Undelivered(ctx, r.batch)
 	if err != nil || len(ds) == 0 {
 		return 0, err
 	}
+	// Only a delivery gets a trace: the idle polls would drown it.
+	span, ctx := opentracing.StartSpanFromContextWithTracer(ctx, r.tracer, "relay.deliver")
+	span.SetTag("orders", len(ds))
+	defer func() {
+		if err != nil {
+			ext.Error.Set(span, true)
+			span.LogFields(otlog.Error(err))
+		}
+		span.Finish()
+	}()
 	in := make([]orderIn, len(ds))
 	for i, d := range ds {
 		in[i] = orderIn{ID: d.OrderID, UserID: d.UserID, ActivityID: d.ActivityID, ProductID: d.ProductID,

@@ -79,7 +79,7 @@ func Run(ctx context.Context, getenv func(string) string, stderr io.Writer, opt 
 			return nil, err
 		}
 		lim := limits{ip: ratelimit.New[string](cfg.IPRate, cfg.IPBurst, nil), user: ratelimit.New[int64](cfg.UserRate, cfg.UserBurst, nil)}
-		rel := newRelay(store, orders, cfg.RelayBatch, cfg.RelayInterval)
+		rel := newRelay(store, orders, cfg.RelayBatch, cfg.RelayInterval, d.Tracer)
 		engine := seckill.New(store, seckill.Options{
 			MaxBatch: cfg.MaxBatch,
 			OnCommit: func(_ int64, claims, wins int) {

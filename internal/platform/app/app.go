@@ -34,6 +34,9 @@ type Deps struct {
 	Peer func(service, fallbackURL string) (httpx.Resolver, error)
 	// Metrics is the service's registry; /metrics serves it.
 	Metrics *metrics.Metrics
+	// Tracer starts the spans of background work; requests get theirs
+	// from the router's middleware.
+	Tracer opentracing.Tracer
 }
 
 // Service is a built service: its routes and the background workers that
@@ -102,7 +105,7 @@ func Run(ctx context.Context, cfg Config, set migrations.Set, stderr io.Writer, 
 	}
 	m := metrics.New(cfg.Name)
 	transport := tracing.Transport(tracer, peerTransport())
-	svc, err := build(ctx, Deps{Pool: pool, Transport: transport, Peer: peer, Metrics: m})
+	svc, err := build(ctx, Deps{Pool: pool, Transport: transport, Peer: peer, Metrics: m, Tracer: tracer})
 	if err != nil {
 		return fmt.Errorf("build %s service: %w", cfg.Name, err)
 	}

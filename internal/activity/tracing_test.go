@@ -1,0 +1,66 @@
+package activity_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/seckill/seckill/internal/activity"
+	"github.com/seckill/seckill/internal/platform/jaegertest"
+	"github.com/seckill/seckill/internal/platform/pgtest"
+	"github.com/seckill/seckill/internal/platform/svctest"
+	"github.com/seckill/seckill/internal/product"
+)
+
+// crossesServices reports whether a span of service to in tr is a child of
+// a span of service from: the context crossed the call.
+func crossesServices(tr jaegertest.Trace, from, to string) bool {
+	byID := map[string]jaegertest.Span{}
+	for _, s := range tr.Spans {
+		byID[s.SpanID] = s
+	}
+	for _, s := range tr.Spans {
+		if tr.Service(s) != to {
+			continue
+		}
+		for _, ref := range s.References {
+			if p, ok := byID[ref.SpanID]; ok && tr.Service(p) == from {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func TestTracing_CreateActivityIsOneTraceAcrossServices(t *testing.T) {
+	j := jaegertest.Start(t)
+	url := pgtest.NewDB(t)
+	tracing := map[string]string{"JAEGER_DISABLED": "false", "JAEGER_ENDPOINT": j.CollectorURL,
+		"JAEGER_SAMPLER_TYPE": "const", "JAEGER_SAMPLER_PARAM": "1", "DATABASE_URL": url}
+	p := svctest.Start(t, product.Run, tracing)
+	env := map[string]string{"PRODUCT_SERVICE_URL": p.URL, "ORDER_SERVICE_URL": "http://127.0.0.1:1"}
+	for k, v := range tracing {
+		env[k] = v
+	}
+	a := svctest.Start(t, activity.Run, env)
+
+	r := svctest.Do(t, "POST", p.URL+"/products", `{"name":"traced","price":1,"inventory":5}`)
+	r = svctest.Do(t, "POST", a.URL+"/activities", map[string]any{"name": "t", "product_id": svctest.Int(r.Data()["id"]), "stock": 2,
+		"start_time": time.Now().Format(time.RFC3339), "end_time": time.Now().Add(time.Hour).Format(time.RFC3339)})
+	if r.Status != 201 {
+		t.Fatalf("create activity: %d %s", r.Status, r.Raw)
+	}
+	tr := j.WaitTrace(t, "activity", 30*time.Second, func(tr jaegertest.Trace) bool {
+		return crossesServices(tr, "activity", "product")
+	})
+	ops := map[string]bool{}
+	for _, s := range tr.Spans {
+		ops[tr.Service(s)+": "+s.OperationName] = true
+	}
+	for _, want := range []string{"activity: HTTP POST /activities", "product: HTTP GET /products/{id}",
+		"product: HTTP POST /products/{id}/reservations", "activity: db.query"} {
+		if !ops[want] {
+			t.Errorf("trace %s lacks span %q; has %v", tr.TraceID, want, ops)
+		}
+	}
+	t.Logf("trace %s: %d spans across activity and product", tr.TraceID, len(tr.Spans))
+}

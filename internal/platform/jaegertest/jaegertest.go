@@ -1,0 +1,169 @@
+// Package jaegertest runs a real Jaeger all-in-one for integration tests and
+// reads traces back through its query API.
+package jaegertest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/seckill/seckill/internal/platform/pgserver"
+)
+
+// Jaeger is a running all-in-one.
+type Jaeger struct {
+	// CollectorURL is where JAEGER_ENDPOINT points: spans are sent over HTTP.
+	CollectorURL string
+	// QueryURL is the base of the query API (/api/traces, /api/services).
+	QueryURL string
+}
+
+// Binary returns the all-in-one binary `make tools` installs, or "".
+func Binary() string {
+	if p, err := exec.LookPath("all-in-one"); err == nil {
+		return p
+	}
+	gopath := os.Getenv("GOPATH")
+	if gopath == "" {
+		home, _ := os.UserHomeDir()
+		gopath = filepath.Join(home, "go")
+	}
+	p := filepath.Join(gopath, "bin", "all-in-one")
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	return ""
+}
+
+// Start runs Jaeger on free loopback ports until t ends. Without the binary
+// the test is skipped with the command that installs it, except in CI,
+// where it must run.
+func Start(t *testing.T) *Jaeger {
+	t.Helper()
+	bin := Binary()
+	if bin == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("the Jaeger all-in-one binary is required in CI: make tools")
+		}
+		t.Skip("Jaeger all-in-one is not installed (make tools installs it); skipping the tracing integration test")
+	}
+	port := func() string {
+		p, err := pgserver.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprintf("127.0.0.1:%d", p)
+	}
+	collector, query := port(), port()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin,
+		"--collector.http-server.host-port="+collector,
+		"--query.http-server.host-port="+query,
+		"--collector.grpc-server.host-port="+port(),
+		"--query.grpc-server.host-port="+port(),
+		"--admin.http.host-port="+port(),
+		"--http-server.host-port="+port(),
+		"--processor.jaeger-compact.server-host-port="+port(),
+		"--processor.jaeger-binary.server-host-port="+port(),
+		"--processor.zipkin-compact.server-host-port="+port(),
+		"--collector.otlp.grpc.host-port="+port(),
+		"--collector.otlp.http.host-port="+port(),
+	)
+	cmd.Env = append(os.Environ(), "SPAN_STORAGE_TYPE=memory")
+	log := filepath.Join(t.TempDir(), "jaeger.log")
+	f, err := os.Create(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start jaeger: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		_ = cmd.Wait()
+		f.Close()
+	})
+	j := &Jaeger{CollectorURL: "http://" + collector + "/api/traces", QueryURL: "http://" + query}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get(j.QueryURL + "/api/services")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return j
+			}
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(log)
+			t.Fatalf("jaeger did not start within 60s: %v\n%s", err, b)
+		}
+		time.Sleep(100 * time.Millisecond) // polling interval of a deadline-bounded wait
+	}
+}
+
+// Span is a span as the query API returns it.
+type Span struct {
+	TraceID       string `json:"traceID"`
+	SpanID        string `json:"spanID"`
+	OperationName string `json:"operationName"`
+	ProcessID     string `json:"processID"`
+	References    []struct {
+		RefType string `json:"refType"`
+		SpanID  string `json:"spanID"`
+	} `json:"references"`
+}
+
+// Trace is a trace as the query API returns it.
+type Trace struct {
+	TraceID   string          `json:"traceID"`
+	Spans     []Span          `json:"spans"`
+	Processes map[string]struct {
+		ServiceName string `json:"serviceName"`
+	} `json:"processes"`
+}
+
+// Service returns the name of the service that recorded s.
+func (tr Trace) Service(s Span) string { return tr.Processes[s.ProcessID].ServiceName }
+
+// Traces returns the stored traces of service.
+func (j *Jaeger) Traces(service string) ([]Trace, error) {
+	resp, err := http.Get(j.QueryURL + "/api/traces?limit=100&service=" + service)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Data []Trace `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return nil, err
+	}
+	return body.Data, nil
+}
+
+// WaitTrace polls until a trace of service satisfies match, or fails t.
+func (j *Jaeger) WaitTrace(t *testing.T, service string, within time.Duration, match func(Trace) bool) Trace {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		traces, err := j.Traces(service)
+		if err == nil {
+			for _, tr := range traces {
+				if match(tr) {
+					return tr
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no matching trace of %s within %s (%d traces, err %v)", service, within, len(traces), err)
+		}
+		time.Sleep(200 * time.Millisecond) // polling interval of a deadline-bounded wait
+	}
+}
