@@ -122,8 +122,8 @@ type Span struct {
 
 // Trace is a trace as the query API returns it.
 type Trace struct {
-	TraceID   string          `json:"traceID"`
-	Spans     []Span          `json:"spans"`
+	TraceID   string `json:"traceID"`
+	Spans     []Span `json:"spans"`
 	Processes map[string]struct {
 		ServiceName string `json:"serviceName"`
 	} `json:"processes"`
