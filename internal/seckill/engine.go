@@ -66,9 +66,10 @@ var errClosed = errs.E(errs.Unavailable, "the service is shutting down; retry")
 // gate is one activity's admission state.
 type gate struct {
 	e     *Engine
-	id    int64
-	start time.Time
-	end   time.Time
+	id     int64
+	start  time.Time
+	end    time.Time
+	loaded time.Time // when the snapshot was read
 
 	// final, once set, holds every winner of a sold-out activity. It never
 	// changes again, so readers need no lock.
@@ -119,11 +120,13 @@ func (g *gate) buy(ctx context.Context, userID int64) (Result, error) {
 			return Result{Status: AlreadyWon, OrderID: id}, nil
 		}
 		if !now.Before(g.end) {
+			g.refreshIfOld(now)
 			return Result{Status: Ended}, nil
 		}
 		return Result{Status: SoldOut}, nil
 	}
 	if now.Before(g.start) {
+		g.refreshIfOld(now)
 		return Result{Status: NotStarted}, nil
 	}
 	for {
@@ -138,6 +141,7 @@ func (g *gate) buy(ctx context.Context, userID int64) (Result, error) {
 		}
 		if !now.Before(g.end) {
 			g.mu.Unlock()
+			g.refreshIfOld(now)
 			return Result{Status: Ended}, nil
 		}
 		if c, ok := g.inflight[userID]; ok {
@@ -194,6 +198,18 @@ func (g *gate) buy(ctx context.Context, userID int64) (Result, error) {
 			return Result{}, err
 		}
 		return c.res, c.err
+	}
+}
+
+// refreshAfter is how long a gate outside its sale window trusts its copy
+// of the window. Another instance may have moved the window (PUT on the
+// activity there); re-reading it at most once a second costs the database
+// nothing while the sale is on, when the window is not consulted.
+const refreshAfter = time.Second
+
+func (g *gate) refreshIfOld(now time.Time) {
+	if now.Sub(g.loaded) > refreshAfter {
+		g.e.Forget(g.id)
 	}
 }
 
@@ -255,7 +271,7 @@ func (e *Engine) load(id int64, l *load) {
 
 func newGate(e *Engine, s Snapshot) *gate {
 	a := s.Activity
-	g := &gate{e: e, id: a.ID, start: a.StartTime, end: a.EndTime, winners: s.Winners,
+	g := &gate{e: e, id: a.ID, start: a.StartTime, end: a.EndTime, loaded: e.opt.Now(), winners: s.Winners,
 		inflight: map[int64]*claim{}, tokens: a.Remaining, settled: make(chan struct{}), wake: make(chan struct{}, 1)}
 	if g.winners == nil {
 		g.winners = map[int64]uuid.UUID{}

@@ -281,3 +281,26 @@ func BenchmarkBuyWinning(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/float64(max(st.commits, 1)), "claims/commit")
 }
+
+func TestEngine_WindowMovedElsewhereIsSeen(t *testing.T) {
+	now := time.Now()
+	st := newMemStore(5, now.Add(time.Hour), now.Add(2*time.Hour))
+	clock := now
+	var mu sync.Mutex
+	e := New(st, Options{Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }})
+	defer e.Close(context.Background())
+	if r, _ := e.Buy(context.Background(), 1, 1); r.Status != NotStarted {
+		t.Fatalf("got %s, want not_started", r.Status)
+	}
+	// Another instance moves the start to the past.
+	st.mu.Lock()
+	st.act.StartTime = now.Add(-time.Minute)
+	st.mu.Unlock()
+	mu.Lock()
+	clock = now.Add(2 * refreshAfter)
+	mu.Unlock()
+	e.Buy(context.Background(), 1, 1) // notices the gate is old and drops it
+	if r, err := e.Buy(context.Background(), 1, 1); err != nil || r.Status != Won && r.Status != AlreadyWon {
+		t.Fatalf("after the move: %v, %v; want the sale open", r, err)
+	}
+}
