@@ -65,7 +65,7 @@ var errClosed = errs.E(errs.Unavailable, "the service is shutting down; retry")
 
 // gate is one activity's admission state.
 type gate struct {
-	e     *Engine
+	e      *Engine
 	id     int64
 	start  time.Time
 	end    time.Time
