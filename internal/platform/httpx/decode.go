@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -185,3 +186,21 @@ func truncate(s string, n int) string {
 
 // URLParam returns the named chi URL parameter.
 func URLParam(r *http.Request, name string) string { return chi.URLParam(r, name) }
+
+// WithRouteContext makes sure r carries a chi routing context that outlives
+// next, so middleware can read the matched route pattern after next
+// returns. Inside a chi router's middleware stack one already exists; when
+// the middleware wraps a router from outside, the router would otherwise use
+// a pooled context and reset it before anyone could look.
+func WithRouteContext(r *http.Request, next http.Handler) (*http.Request, *chi.Context) {
+	if rctx := chi.RouteContext(r.Context()); rctx != nil {
+		return r, rctx
+	}
+	rctx := chi.NewRouteContext()
+	if routes, ok := next.(chi.Routes); ok {
+		// The router sets this only on contexts it creates; chi's own
+		// middleware (GetHead, for one) relies on it.
+		rctx.Routes = routes
+	}
+	return r.WithContext(context.WithValue(r.Context(), chi.RouteCtxKey, rctx)), rctx
+}

@@ -1,13 +1,11 @@
 package metrics
 
 import (
-	"context"
 	"maps"
 	"net/http"
 	"strconv"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 
 	"github.com/seckill/seckill/internal/platform/httpx"
 )
@@ -28,7 +26,7 @@ const unmatched = "unmatched"
 func (m *Metrics) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		r, rctx := withRouteContext(r, next)
+		r, rctx := httpx.WithRouteContext(r, next)
 		rec := httpx.Recorder(w)
 		completed := false
 		defer func() {
@@ -87,20 +85,3 @@ func methodLabel(method string) string {
 	return "OTHER"
 }
 
-// withRouteContext makes sure r carries a chi routing context that outlives
-// next, so the matched pattern can be read after next returns. Inside a chi
-// router's middleware stack one already exists; when the middleware wraps a
-// router from outside, the router would otherwise use a pooled context and
-// reset it before we could look.
-func withRouteContext(r *http.Request, next http.Handler) (*http.Request, *chi.Context) {
-	if rctx := chi.RouteContext(r.Context()); rctx != nil {
-		return r, rctx
-	}
-	rctx := chi.NewRouteContext()
-	if routes, ok := next.(chi.Routes); ok {
-		// The router sets this only on contexts it creates; chi's own
-		// middleware (GetHead, for one) relies on it.
-		rctx.Routes = routes
-	}
-	return r.WithContext(context.WithValue(r.Context(), chi.RouteCtxKey, rctx)), rctx
-}

@@ -1,10 +1,8 @@
 package tracing
 
 import (
-	"context"
 	"net/http"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/opentracing/opentracing-go"
 	"github.com/opentracing/opentracing-go/ext"
 	otlog "github.com/opentracing/opentracing-go/log"
@@ -38,7 +36,7 @@ func Middleware(tracer opentracing.Tracer) func(http.Handler) http.Handler {
 			ext.HTTPMethod.Set(span, r.Method)
 			ext.HTTPUrl.Set(span, r.URL.String())
 
-			r, rctx := withRouteContext(r, next)
+			r, rctx := httpx.WithRouteContext(r, next)
 			r = r.WithContext(opentracing.ContextWithSpan(r.Context(), span))
 			rec := httpx.Recorder(w)
 			completed := false
@@ -68,23 +66,6 @@ func Middleware(tracer opentracing.Tracer) func(http.Handler) http.Handler {
 	}
 }
 
-// withRouteContext makes sure r carries a chi routing context that outlives
-// next, so the matched pattern can be read after next returns. Inside a chi
-// router's middleware stack one already exists; when the middleware wraps a
-// router from outside, the router would otherwise use a pooled context and
-// reset it before we could look.
-func withRouteContext(r *http.Request, next http.Handler) (*http.Request, *chi.Context) {
-	if rctx := chi.RouteContext(r.Context()); rctx != nil {
-		return r, rctx
-	}
-	rctx := chi.NewRouteContext()
-	if routes, ok := next.(chi.Routes); ok {
-		// The router sets this only on contexts it creates; chi's own
-		// middleware (GetHead, for one) relies on it.
-		rctx.Routes = routes
-	}
-	return r.WithContext(context.WithValue(r.Context(), chi.RouteCtxKey, rctx)), rctx
-}
 
 // Transport returns a RoundTripper that wraps each outgoing request in a
 // client span, a child of the span in the request's context if there is
