@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"time"
 
-
 	"github.com/seckill/seckill/internal/platform/httpx"
 )
 
@@ -84,4 +83,3 @@ func methodLabel(method string) string {
 	}
 	return "OTHER"
 }
-

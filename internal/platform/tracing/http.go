@@ -66,7 +66,6 @@ func Middleware(tracer opentracing.Tracer) func(http.Handler) http.Handler {
 	}
 }
 
-
 // Transport returns a RoundTripper that wraps each outgoing request in a
 // client span, a child of the span in the request's context if there is
 // one, named "HTTP <METHOD> <host><path>", and sends the span's context in
