@@ -4,6 +4,7 @@
 package errs
 
 import (
+	"context"
 	"errors"
 	"fmt"
 )
@@ -62,6 +63,11 @@ func CodeOf(err error) Code {
 	if errors.As(err, &e) {
 		return e.Code
 	}
+	// A request that ran out of time or whose client left was not served;
+	// nothing in it is a bug.
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return Unavailable
+	}
 	return Internal
 }
 
@@ -72,6 +78,9 @@ func MessageOf(err error) string {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Message
+	}
+	if CodeOf(err) == Unavailable {
+		return "the request was cancelled or timed out before it could be answered"
 	}
 	return "internal error"
 }
