@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/seckill/seckill/internal/activity"
+	"github.com/seckill/seckill/internal/order"
 	"github.com/seckill/seckill/internal/platform/pgtest"
 	"github.com/seckill/seckill/internal/platform/svctest"
 	"github.com/seckill/seckill/internal/product"
@@ -58,6 +59,7 @@ func TestSwaggerUI_RendersEndpointList(t *testing.T) {
 	}{
 		{"product", product.Run, []string{"/products/{id}", "/products/{id}/reservations"}},
 		{"activity", activity.Run, []string{"/activities/{id}/seckill", "/activities/{id}/stats"}},
+		{"order", order.Run, []string{"/orders/batch", "/orders/{id}/pay"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := svctest.Start(t, tc.run, env)

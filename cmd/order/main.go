@@ -1,0 +1,22 @@
+// Command order runs the order service.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/seckill/seckill/internal/platform/app"
+	"github.com/seckill/seckill/internal/order"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := order.Run(ctx, os.Getenv, os.Stderr, app.Options{}); err != nil {
+		fmt.Fprintln(os.Stderr, "order:", err)
+		os.Exit(1)
+	}
+}

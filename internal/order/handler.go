@@ -1,0 +1,206 @@
+package order
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/google/uuid"
+
+	"github.com/seckill/seckill/internal/platform/errs"
+	"github.com/seckill/seckill/internal/platform/httpx"
+)
+
+// handleCreateOrder handles POST /orders.
+//
+//	@Summary		Record an order
+//	@Description	Idempotent on id: repeating the request returns the recorded order (200). Another order for the same user and activity, or the same id with other content, is a conflict.
+//	@Tags			orders
+//	@Accept			json
+//	@Produce		json
+//	@Param			order	body		CreateRequest	true	"the order"
+//	@Success		201		{object}	httpx.Envelope{data=Order}	"created"
+//	@Success		200		{object}	httpx.Envelope{data=Order}	"already recorded"
+//	@Failure		400		{object}	httpx.ErrorEnvelope
+//	@Failure		409		{object}	httpx.ErrorEnvelope
+//	@Router			/orders [post]
+func handleCreateOrder(s *Store) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		in, err := httpx.Decode[CreateRequest](w, r)
+		if err != nil {
+			httpx.Error(w, r, err)
+			return
+		}
+		o, created, err := s.Create(r.Context(), in)
+		if err != nil {
+			httpx.Error(w, r, err)
+			return
+		}
+		status := http.StatusOK
+		if created {
+			status = http.StatusCreated
+		}
+		httpx.Write(w, status, o)
+	}
+}
+
+// handleCreateBatch handles POST /orders/batch.
+//
+//	@Summary		Record a batch of orders
+//	@Description	Written in one transaction. Each order is reported as created, existing (the same order was recorded before) or conflict (it contradicts a recorded order); a conflict does not fail the others. An invalid order fails the whole batch with 400 and nothing is written.
+//	@Tags			orders
+//	@Accept			json
+//	@Produce		json
+//	@Param			batch	body		BatchRequest	true	"1 to 1000 orders"
+//	@Success		200		{object}	httpx.Envelope{data=BatchResult}
+//	@Failure		400		{object}	httpx.ErrorEnvelope
+//	@Failure		413		{object}	httpx.ErrorEnvelope
+//	@Router			/orders/batch [post]
+func handleCreateBatch(s *Store) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		in, err := httpx.Decode[BatchRequest](w, r)
+		if err != nil {
+			httpx.Error(w, r, err)
+			return
+		}
+		res, err := s.CreateBatch(r.Context(), in.Orders)
+		if err != nil {
+			httpx.Error(w, r, err)
+			return
+		}
+		httpx.OK(w, res)
+	}
+}
+
+// handleListOrders handles GET /orders.
+//
+//	@Summary	List orders
+//	@Tags		orders
+//	@Produce	json
+//	@Param		user_id		query		int	false	"only this user's orders"
+//	@Param		activity_id	query		int	false	"only this activity's orders"
+//	@Param		limit		query		int	false	"page size (1-100)"	default(20)
+//	@Param		offset		query		int	false	"rows to skip"		default(0)
+//	@Success	200			{object}	httpx.Envelope{data=[]Order}
+//	@Failure	400			{object}	httpx.ErrorEnvelope
+//	@Router		/orders [get]
+func handleListOrders(s *Store) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		limit, offset, err := httpx.Page(r)
+		if err != nil {
+			httpx.Error(w, r, err)
+			return
+		}
+		f := Filter{Limit: limit, Offset: offset}
+		q := r.URL.Query()
+		p := httpx.FieldErrors{}
+		for name, dst := range map[string]*int64{"user_id": &f.UserID, "activity_id": &f.ActivityID} {
+			if v := q.Get(name); v != "" {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil || n <= 0 {
+					p[name] = "must be a positive integer"
+				}
+				*dst = n
+			}
+		}
+		if len(p) > 0 {
+			httpx.Error(w, r, httpx.Invalid(p))
+			return
+		}
+		os, total, err := s.List(r.Context(), f)
+		if err != nil {
+			httpx.Error(w, r, err)
+			return
+		}
+		httpx.List(w, os, httpx.Pagination{Limit: limit, Offset: offset, Total: total})
+	}
+}
+
+// pathOrderID parses the {id} URL parameter as a UUID.
+func pathOrderID(r *http.Request) (uuid.UUID, error) {
+	s := httpx.URLParam(r, "id")
+	id, err := uuid.Parse(s)
+	if err != nil || len(s) != 36 {
+		return uuid.Nil, errs.E(errs.Invalid, "order id must be a UUID such as 0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10")
+	}
+	return id, nil
+}
+
+// handleGetOrder handles GET /orders/{id}.
+//
+//	@Summary	Get an order
+//	@Tags		orders
+//	@Produce	json
+//	@Param		id	path		string	true	"order id (UUID)"
+//	@Success	200	{object}	httpx.Envelope{data=Order}
+//	@Failure	400	{object}	httpx.ErrorEnvelope
+//	@Failure	404	{object}	httpx.ErrorEnvelope
+//	@Router		/orders/{id} [get]
+func handleGetOrder(s *Store) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathOrderID(r)
+		if err != nil {
+			httpx.Error(w, r, err)
+			return
+		}
+		o, err := s.Get(r.Context(), id)
+		if err != nil {
+			httpx.Error(w, r, err)
+			return
+		}
+		httpx.OK(w, o)
+	}
+}
+
+// handlePayOrder handles POST /orders/{id}/pay.
+//
+//	@Summary		Pay an order
+//	@Description	Paying a paid order again answers the same; a cancelled order cannot be paid.
+//	@Tags			orders
+//	@Produce		json
+//	@Param			id	path		string	true	"order id (UUID)"
+//	@Success		200	{object}	httpx.Envelope{data=Order}
+//	@Failure		400	{object}	httpx.ErrorEnvelope
+//	@Failure		404	{object}	httpx.ErrorEnvelope
+//	@Failure		409	{object}	httpx.ErrorEnvelope	"cancelled"
+//	@Router			/orders/{id}/pay [post]
+func handlePayOrder(s *Store) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathOrderID(r)
+		if err != nil {
+			httpx.Error(w, r, err)
+			return
+		}
+		o, err := s.Pay(r.Context(), id)
+		if err != nil {
+			httpx.Error(w, r, err)
+			return
+		}
+		httpx.OK(w, o)
+	}
+}
+
+// handleDeleteOrder handles DELETE /orders/{id}.
+//
+//	@Summary	Delete an order
+//	@Tags		orders
+//	@Produce	json
+//	@Param		id	path		string	true	"order id (UUID)"
+//	@Success	200	{object}	httpx.Envelope{data=object}
+//	@Failure	400	{object}	httpx.ErrorEnvelope
+//	@Failure	404	{object}	httpx.ErrorEnvelope
+//	@Failure	409	{object}	httpx.ErrorEnvelope	"paid orders cannot be deleted"
+//	@Router		/orders/{id} [delete]
+func handleDeleteOrder(s *Store) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathOrderID(r)
+		if err != nil {
+			httpx.Error(w, r, err)
+			return
+		}
+		if err := s.Delete(r.Context(), id); err != nil {
+			httpx.Error(w, r, err)
+			return
+		}
+		httpx.OK(w, map[string]string{"id": id.String()})
+	}
+}

@@ -1,0 +1,123 @@
+package order
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/seckill/seckill/internal/platform/httpx"
+	"github.com/seckill/seckill/internal/platform/money"
+)
+
+// Order statuses.
+const (
+	StatusCreated   = "created"
+	StatusPaid      = "paid"
+	StatusCancelled = "cancelled"
+)
+
+// Order is what a winner gets.
+type Order struct {
+	ID         uuid.UUID   `json:"id" swaggertype:"string" example:"0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10"`
+	UserID     int64       `json:"user_id" example:"10001"`
+	ActivityID int64       `json:"activity_id" example:"1"`
+	ProductID  int64       `json:"product_id" example:"1"`
+	Quantity   int         `json:"quantity" example:"1"`
+	Price      money.Cents `json:"price" swaggertype:"number" example:"9.99"`
+	Status     string      `json:"status" enums:"created,paid,cancelled" example:"created"`
+	CreatedAt  time.Time   `json:"created_at"`
+	UpdatedAt  time.Time   `json:"updated_at"`
+}
+
+// CreateRequest is one order to record, as the activity service sends it.
+// The id is chosen by the caller at win time, which makes the call
+// idempotent.
+type CreateRequest struct {
+	ID         uuid.UUID    `json:"id" swaggertype:"string" example:"0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10"`
+	UserID     int64        `json:"user_id" example:"10001"`
+	ActivityID int64        `json:"activity_id" example:"1"`
+	ProductID  int64        `json:"product_id" example:"1"`
+	Quantity   int          `json:"quantity" example:"1"`
+	Price      *money.Cents `json:"price" swaggertype:"number" example:"9.99"`
+}
+
+// Valid checks an order.
+func (c CreateRequest) Valid() httpx.FieldErrors {
+	p := httpx.FieldErrors{}
+	c.check(p, "")
+	return p
+}
+
+func (c CreateRequest) check(p httpx.FieldErrors, prefix string) {
+	if c.ID == uuid.Nil {
+		p[prefix+"id"] = "is required (a UUID)"
+	}
+	if c.UserID <= 0 {
+		p[prefix+"user_id"] = "must be a positive integer"
+	}
+	if c.ActivityID <= 0 {
+		p[prefix+"activity_id"] = "must be a positive integer"
+	}
+	if c.ProductID <= 0 {
+		p[prefix+"product_id"] = "must be a positive integer"
+	}
+	if c.Quantity <= 0 || c.Quantity > 1_000_000 {
+		p[prefix+"quantity"] = "must be a positive integer of at most 1000000"
+	}
+	if c.Price == nil {
+		p[prefix+"price"] = "is required"
+	}
+}
+
+// same reports whether o records exactly the order c asks for.
+func (c CreateRequest) same(o Order) bool {
+	return c.ID == o.ID && c.UserID == o.UserID && c.ActivityID == o.ActivityID && c.ProductID == o.ProductID &&
+		c.Quantity == o.Quantity && *c.Price == o.Price
+}
+
+// MaxBatch is the most orders one batch may hold.
+const MaxBatch = 1000
+
+// BatchRequest is the body of POST /orders/batch.
+type BatchRequest struct {
+	Orders []CreateRequest `json:"orders"`
+}
+
+// Valid checks every order of a batch, naming each problem by its index.
+func (b BatchRequest) Valid() httpx.FieldErrors {
+	p := httpx.FieldErrors{}
+	switch n := len(b.Orders); {
+	case n == 0:
+		p["orders"] = "must hold at least one order"
+	case n > MaxBatch:
+		p["orders"] = fmt.Sprintf("must hold at most %d orders", MaxBatch)
+	default:
+		for i, o := range b.Orders {
+			o.check(p, fmt.Sprintf("orders[%d].", i))
+		}
+	}
+	return p
+}
+
+// Result statuses of a batch item.
+const (
+	ResultCreated  = "created"
+	ResultExisting = "existing"
+	ResultConflict = "conflict"
+)
+
+// BatchItem is the fate of one order of a batch.
+type BatchItem struct {
+	ID      uuid.UUID `json:"id" swaggertype:"string"`
+	Status  string    `json:"status" enums:"created,existing,conflict"`
+	Message string    `json:"message,omitempty"`
+}
+
+// BatchResult answers POST /orders/batch, one item per order in input order.
+type BatchResult struct {
+	Results   []BatchItem `json:"results"`
+	Created   int         `json:"created"`
+	Existing  int         `json:"existing"`
+	Conflicts int         `json:"conflicts"`
+}

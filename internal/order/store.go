@@ -1,0 +1,197 @@
+package order
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/seckill/seckill/internal/platform/db"
+	"github.com/seckill/seckill/internal/platform/errs"
+)
+
+// Store reads and writes orders in the orders schema.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// NewStore returns a Store on pool.
+func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+const orderColumns = `id, user_id, activity_id, product_id, quantity, (price * 100)::bigint, status, created_at, updated_at`
+
+func scanOrder(row pgx.Row) (Order, error) {
+	var o Order
+	err := row.Scan(&o.ID, &o.UserID, &o.ActivityID, &o.ProductID, &o.Quantity, &o.Price, &o.Status, &o.CreatedAt, &o.UpdatedAt)
+	return o, err
+}
+
+// insertOrders inserts every order that conflicts with no existing one, on
+// either the id or the (user, activity) pair, and returns the ids inserted.
+// Concurrent inserts of the same order wait for each other and then skip.
+const insertOrders = `INSERT INTO orders.orders (id, user_id, activity_id, product_id, quantity, price)
+	SELECT id, u, a, p, q, c::numeric / 100
+	FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bigint[], $5::int[], $6::bigint[]) AS t(id, u, a, p, q, c)
+	ON CONFLICT DO NOTHING
+	RETURNING id`
+
+// CreateBatch records orders in one transaction. An order already recorded
+// with the same content is "existing"; one that contradicts a recorded
+// order (same id with other content, or another order for the same user
+// and activity) is a "conflict" and changes nothing. One order's conflict
+// never fails the others.
+func (s *Store) CreateBatch(ctx context.Context, in []CreateRequest) (BatchResult, error) {
+	n := len(in)
+	ids, users, acts, prods := make([]uuid.UUID, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	qtys, prices := make([]int32, n), make([]int64, n)
+	for i, o := range in {
+		ids[i], users[i], acts[i], prods[i], qtys[i], prices[i] = o.ID, o.UserID, o.ActivityID, o.ProductID, int32(o.Quantity), int64(*o.Price)
+	}
+	var res BatchResult
+	err := db.Transact(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, insertOrders, ids, users, acts, prods, qtys, prices)
+		if err != nil {
+			return db.Map(err, "orders")
+		}
+		created, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+		if err != nil {
+			return db.Map(err, "orders")
+		}
+		fresh := make(map[uuid.UUID]bool, len(created))
+		for _, id := range created {
+			fresh[id] = true
+		}
+		const q = `SELECT ` + orderColumns + ` FROM orders.orders
+			WHERE id = ANY($1) OR (user_id, activity_id) IN (SELECT * FROM unnest($2::bigint[], $3::bigint[]))`
+		rows, err = tx.Query(ctx, q, ids, users, acts)
+		if err != nil {
+			return db.Map(err, "orders")
+		}
+		stored, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Order, error) { return scanOrder(r) })
+		if err != nil {
+			return db.Map(err, "orders")
+		}
+		byID := make(map[uuid.UUID]Order, len(stored))
+		type pair struct{ user, activity int64 }
+		byPair := make(map[pair]Order, len(stored))
+		for _, o := range stored {
+			byID[o.ID] = o
+			byPair[pair{o.UserID, o.ActivityID}] = o
+		}
+		res.Results = make([]BatchItem, n)
+		for i, o := range in {
+			item := BatchItem{ID: o.ID}
+			switch cur, ok := byID[o.ID]; {
+			case fresh[o.ID]:
+				item.Status = ResultCreated
+				delete(fresh, o.ID) // a repeat later in the batch is "existing"
+				res.Created++
+			case ok && o.same(cur):
+				item.Status = ResultExisting
+				res.Existing++
+			case ok:
+				item.Status, item.Message = ResultConflict, fmt.Sprintf("order %s exists with other content", o.ID)
+				res.Conflicts++
+			default:
+				other := byPair[pair{o.UserID, o.ActivityID}]
+				item.Status = ResultConflict
+				item.Message = fmt.Sprintf("user %d already has order %s in activity %d", o.UserID, other.ID, o.ActivityID)
+				res.Conflicts++
+			}
+			res.Results[i] = item
+		}
+		return nil
+	})
+	return res, err
+}
+
+// Create records one order. created reports whether it is new; asking again
+// for the same order returns it unchanged.
+func (s *Store) Create(ctx context.Context, in CreateRequest) (o Order, created bool, err error) {
+	res, err := s.CreateBatch(ctx, []CreateRequest{in})
+	if err != nil {
+		return Order{}, false, err
+	}
+	item := res.Results[0]
+	if item.Status == ResultConflict {
+		return Order{}, false, errs.E(errs.Conflict, "%s", item.Message)
+	}
+	o, err = s.Get(ctx, in.ID)
+	return o, item.Status == ResultCreated, err
+}
+
+// Get returns order id.
+func (s *Store) Get(ctx context.Context, id uuid.UUID) (Order, error) {
+	o, err := scanOrder(s.pool.QueryRow(ctx, `SELECT `+orderColumns+` FROM orders.orders WHERE id = $1`, id))
+	if err != nil {
+		return Order{}, db.Map(err, fmt.Sprintf("order %s", id))
+	}
+	return o, nil
+}
+
+// Filter narrows a list of orders; zero fields do not filter.
+type Filter struct {
+	UserID, ActivityID int64
+	Limit, Offset      int
+}
+
+// List returns one page of the orders that match f, oldest first, and how
+// many match in all.
+func (s *Store) List(ctx context.Context, f Filter) ([]Order, int64, error) {
+	const where = ` WHERE ($1::bigint = 0 OR user_id = $1) AND ($2::bigint = 0 OR activity_id = $2)`
+	const q = `SELECT ` + orderColumns + ` FROM orders.orders` + where + ` ORDER BY created_at, id LIMIT $3 OFFSET $4`
+	rows, err := s.pool.Query(ctx, q, f.UserID, f.ActivityID, f.Limit, f.Offset)
+	if err != nil {
+		return nil, 0, db.Map(err, "orders")
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Order, error) { return scanOrder(r) })
+	if err != nil {
+		return nil, 0, db.Map(err, "orders")
+	}
+	var total int64
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM orders.orders`+where, f.UserID, f.ActivityID).Scan(&total); err != nil {
+		return nil, 0, db.Map(err, "orders")
+	}
+	return out, total, nil
+}
+
+// Pay marks order id paid. Paying a paid order again changes nothing; a
+// cancelled order cannot be paid.
+func (s *Store) Pay(ctx context.Context, id uuid.UUID) (Order, error) {
+	var o Order
+	err := db.Transact(ctx, s.pool, func(tx pgx.Tx) error {
+		cur, err := scanOrder(tx.QueryRow(ctx, `SELECT `+orderColumns+` FROM orders.orders WHERE id = $1 FOR UPDATE`, id))
+		if err != nil {
+			return db.Map(err, fmt.Sprintf("order %s", id))
+		}
+		switch cur.Status {
+		case StatusPaid:
+			o = cur
+			return nil
+		case StatusCancelled:
+			return errs.E(errs.Conflict, "order %s is cancelled and cannot be paid", id)
+		}
+		o, err = scanOrder(tx.QueryRow(ctx, `UPDATE orders.orders SET status = 'paid', updated_at = now()
+			WHERE id = $1 RETURNING `+orderColumns, id))
+		return db.Map(err, fmt.Sprintf("order %s", id))
+	})
+	return o, err
+}
+
+// Delete removes order id unless it is paid.
+func (s *Store) Delete(ctx context.Context, id uuid.UUID) error {
+	return db.Transact(ctx, s.pool, func(tx pgx.Tx) error {
+		var status string
+		err := tx.QueryRow(ctx, `SELECT status FROM orders.orders WHERE id = $1 FOR UPDATE`, id).Scan(&status)
+		if err != nil {
+			return db.Map(err, fmt.Sprintf("order %s", id))
+		}
+		if status == StatusPaid {
+			return errs.E(errs.Conflict, "order %s is paid and cannot be deleted", id)
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM orders.orders WHERE id = $1`, id)
+		return db.Map(err, fmt.Sprintf("order %s", id))
+	})
+}
