@@ -8,8 +8,8 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/seckill/seckill/internal/platform/app"
 	"github.com/seckill/seckill/internal/order"
+	"github.com/seckill/seckill/internal/platform/app"
 )
 
 func main() {
