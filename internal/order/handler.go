@@ -17,7 +17,7 @@ import (
 //	@Tags			orders
 //	@Accept			json
 //	@Produce		json
-//	@Param			order	body		CreateRequest	true	"the order"
+//	@Param			order	body		CreateRequest				true	"the order"
 //	@Success		201		{object}	httpx.Envelope{data=Order}	"created"
 //	@Success		200		{object}	httpx.Envelope{data=Order}	"already recorded"
 //	@Failure		400		{object}	httpx.ErrorEnvelope
