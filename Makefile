@@ -10,7 +10,7 @@ JAEGER_VERSION := v1.35.0
 SERVICES := product activity order
 BINARIES := $(SERVICES) seckill-migrate
 
-.PHONY: all build test test-short test-reliability bench run demo migrate swag swag-check lint fmt tidy tools postgres clean
+.PHONY: all build run demo test test-short test-reliability bench run demo migrate swag swag-check lint fmt tidy tools postgres clean
 
 all: build
 
@@ -27,6 +27,14 @@ test: postgres
 ## test-short: the tests without the race detector (faster while editing)
 test-short: postgres
 	$(GO) test -count=1 ./...
+
+## run: the whole stack on this machine, no Docker (Ctrl-C stops it)
+run: postgres build
+	bin/seckill-dev
+
+## demo: the stack plus a short seeded sale
+demo: postgres build
+	bin/seckill-dev -demo
 
 ## migrate: apply every service's migrations to DATABASE_URL
 migrate:
