@@ -36,6 +36,11 @@ run: postgres build
 demo: postgres build
 	bin/seckill-dev -demo
 
+## bench: database baseline, bare-handler ceiling and the real stack in one run; writes BENCHMARKS.md
+bench: postgres build
+	$(GO) test -run '^$$' -bench . -benchtime 1s ./internal/seckill/ ./internal/activity/
+	bin/seckill-bench-suite
+
 ## migrate: apply every service's migrations to DATABASE_URL
 migrate:
 	$(GO) run ./cmd/seckill-migrate

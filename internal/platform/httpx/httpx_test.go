@@ -132,8 +132,16 @@ func TestMiddleware(t *testing.T) {
 			t.Errorf("an unsafe request id was echoed: %q", got)
 		}
 	})
+	t.Run("NoCORSHeadersWithoutOrigin", func(t *testing.T) {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+		if got := w.Header().Get("Access-Control-Allow-Origin"); got != "" {
+			t.Errorf("Access-Control-Allow-Origin = %q on a request without Origin", got)
+		}
+	})
 	t.Run("CORSPreflight", func(t *testing.T) {
 		r := httptest.NewRequest("OPTIONS", "/", nil)
+		r.Header.Set("Origin", "https://shop.example")
 		r.Header.Set("Access-Control-Request-Method", "GET")
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)

@@ -1,0 +1,336 @@
+// Command seckill-bench-suite is `make bench`: in one run on this machine it
+// measures the database alone doing the seckill transaction, a bare Go HTTP
+// handler (the ceiling of any HTTP service here), and the real stack under
+// seckill-bench, then prints the ratios and writes them to BENCHMARKS.md.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/seckill/seckill/internal/bench"
+	"github.com/seckill/seckill/internal/platform/db"
+	"github.com/seckill/seckill/internal/platform/pgserver"
+	"github.com/seckill/seckill/migrations"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "seckill-bench-suite:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	bin        string
+	users      int
+	stock      int
+	conns      int
+	dbSeconds  time.Duration
+	out        string
+	big        bool
+	bigUsers   int
+	bigStock   int
+	keepTmpDir bool
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o options
+	fs.StringVar(&o.bin, "bin", "bin", "directory holding the product, activity and order binaries")
+	fs.IntVar(&o.users, "users", 100_000, "users of the main run")
+	fs.IntVar(&o.stock, "stock", 1_000, "stock of the main run")
+	fs.IntVar(&o.conns, "conns", 64, "connections")
+	fs.DurationVar(&o.dbSeconds, "db-duration", 3*time.Second, "how long each database baseline level runs")
+	fs.StringVar(&o.out, "out", "BENCHMARKS.md", "where to write the table")
+	fs.BoolVar(&o.big, "big", getenv("BENCH_BIG") == "1", "also run 1,000,000 users with stock 10,000 for the memory target (BENCH_BIG=1)")
+	fs.IntVar(&o.bigUsers, "big-users", 1_000_000, "users of the big run")
+	fs.IntVar(&o.bigStock, "big-stock", 10_000, "stock of the big run")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "seckill-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+
+	fmt.Fprintln(stdout, "== PostgreSQL (fsync and synchronous_commit on, as in production)")
+	cluster, err := pgserver.New(ctx, filepath.Join(tmp, "pg"), 0, "max_connections=300", "shared_buffers=256MB")
+	if err != nil {
+		return err
+	}
+	if err := cluster.Start(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_ = cluster.Stop(sctx)
+	}()
+	if err := cluster.CreateDatabase(ctx, "seckill", ""); err != nil {
+		return err
+	}
+	dbURL := cluster.URL("seckill")
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	for _, set := range migrations.All() {
+		if err := db.Migrate(ctx, pool, set.Schema, set.FS); err != nil {
+			pool.Close()
+			return err
+		}
+	}
+	pool.Close()
+
+	fmt.Fprintln(stdout, "== 1. database baseline: one winner insert + conditional stock update per committed transaction")
+	base, err := baseline(ctx, dbURL, o.dbSeconds, stdout)
+	if err != nil {
+		return err
+	}
+
+	fmt.Fprintln(stdout, "== 2. ceiling: a bare Go handler answering a small JSON body, same client")
+	ceiling, err := ceiling(ctx, o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "  %.0f requests/s\n", ceiling.RPS)
+
+	fmt.Fprintln(stdout, "== 3. the real stack under seckill-bench (tracing at its default sampler)")
+	main, rss, err := stackRun(ctx, o, dbURL, tmp, o.users, o.stock, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	main.Print(stdout)
+	res := result{cores: runtime.NumCPU(), base: base, ceiling: ceiling, main: main, rss: rss, o: o}
+	if o.big {
+		fmt.Fprintf(stdout, "== 4. memory: %d users, stock %d, on a fresh activity process\n", o.bigUsers, o.bigStock)
+		big, bigRSS, err := stackRun(ctx, o, dbURL, tmp, o.bigUsers, o.bigStock, stdout, stderr)
+		if err != nil {
+			return err
+		}
+		big.Print(stdout)
+		res.big, res.bigRSS = &big, bigRSS
+	}
+	table := res.table()
+	fmt.Fprintln(stdout)
+	fmt.Fprint(stdout, table)
+	if err := os.WriteFile(o.out, []byte(res.markdown(table)), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nwritten to %s\n", o.out)
+	if !main.OK || (res.big != nil && !res.big.OK) {
+		return fmt.Errorf("verification failed")
+	}
+	return nil
+}
+
+type level struct {
+	conns int
+	tps   float64
+}
+
+// baseline drives the seckill transaction straight at PostgreSQL from n
+// connections for several n and returns every level's committed rate.
+func baseline(ctx context.Context, dbURL string, d time.Duration, out io.Writer) ([]level, error) {
+	pool, err := pgxpool.New(ctx, dbURL+"&pool_max_conns=64")
+	if err != nil {
+		return nil, err
+	}
+	defer pool.Close()
+	var id int64
+	err = pool.QueryRow(ctx, `INSERT INTO activity.activities (name, product_id, price, stock, remaining, start_time, end_time)
+		VALUES ('database baseline', 1, 1, 1000000000, 1000000000, now(), now() + interval '1 hour') RETURNING id`).Scan(&id)
+	if err != nil {
+		return nil, err
+	}
+	var user atomic.Int64
+	var levels []level
+	for _, n := range []int{1, 4, 16, 64} {
+		var commits atomic.Int64
+		lctx, cancel := context.WithTimeout(ctx, d)
+		var wg sync.WaitGroup
+		var firstErr atomic.Value
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for lctx.Err() == nil {
+					u := user.Add(1)
+					err := db.Transact(lctx, pool, func(tx pgx.Tx) error {
+						if _, err := tx.Exec(lctx, `INSERT INTO activity.winners (activity_id, user_id, order_id) VALUES ($1, $2, $3)`, id, u, uuid.New()); err != nil {
+							return err
+						}
+						_, err := tx.Exec(lctx, `UPDATE activity.activities SET remaining = remaining - 1 WHERE id = $1 AND remaining >= 1`, id)
+						return err
+					})
+					if err == nil {
+						commits.Add(1)
+					} else if lctx.Err() == nil {
+						firstErr.CompareAndSwap(nil, err)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		cancel()
+		if err, ok := firstErr.Load().(error); ok {
+			return nil, fmt.Errorf("baseline at %d connections: %w", n, err)
+		}
+		l := level{conns: n, tps: float64(commits.Load()) / d.Seconds()}
+		fmt.Fprintf(out, "  %2d connections: %7.0f committed transactions/s\n", n, l.tps)
+		levels = append(levels, l)
+	}
+	return levels, nil
+}
+
+// ceiling loads a minimal handler with the same client and user pattern.
+func ceiling(ctx context.Context, o options) (bench.Stats, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return bench.Stats{}, err
+	}
+	body := []byte(`{"code":0,"message":"ok","data":{"won":false,"status":"sold_out"}}` + "\n")
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		_, _ = w.Write(body)
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	var st bench.Stats
+	err = runBench(ctx, o, &st, "-drive-only", "http://"+ln.Addr().String()+"/", "-users", strconv.Itoa(o.users),
+		"-conns", strconv.Itoa(o.conns), "-progress=false")
+	return st, err
+}
+
+// runBench runs bin/seckill-bench in a process of its own, so that every
+// load comes from the same client in the same state, and decodes its JSON.
+func runBench(ctx context.Context, o options, out any, args ...string) error {
+	cmd := exec.CommandContext(ctx, filepath.Join(o.bin, "seckill-bench"), args...)
+	cmd.Stderr = os.Stderr
+	raw, err := cmd.Output()
+	if jerr := json.Unmarshal(raw, out); jerr != nil {
+		return fmt.Errorf("seckill-bench %v: %v (output %q)", args, errors.Join(err, jerr), raw)
+	}
+	return nil
+}
+
+// stackRun starts the three services on the cluster, runs seckill-bench
+// against them, and returns its report and the activity process's peak RSS.
+func stackRun(ctx context.Context, o options, dbURL, tmp string, users, stock int, stdout, stderr io.Writer) (bench.Report, int64, error) {
+	ports := map[string]int{}
+	for _, name := range []string{"product", "order", "activity"} {
+		p, err := pgserver.FreePort()
+		if err != nil {
+			return bench.Report{}, 0, err
+		}
+		ports[name] = p
+	}
+	url := func(name string) string { return fmt.Sprintf("http://127.0.0.1:%d", ports[name]) }
+	var procs []*exec.Cmd
+	defer func() {
+		for i := len(procs) - 1; i >= 0; i-- {
+			_ = procs[i].Process.Signal(syscall.SIGTERM)
+			done := make(chan struct{})
+			go func() { _ = procs[i].Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second):
+				_ = procs[i].Process.Kill()
+			}
+		}
+	}()
+	var activityPID int
+	for _, name := range []string{"product", "order", "activity"} {
+		cmd := exec.CommandContext(ctx, filepath.Join(o.bin, name))
+		cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, fmt.Sprintf("HTTP_ADDR=127.0.0.1:%d", ports[name]),
+			"PRODUCT_SERVICE_URL="+url("product"), "ORDER_SERVICE_URL="+url("order"), "ACCESS_LOG=false", "LOG_LEVEL=warn")
+		logf, err := os.Create(filepath.Join(tmp, name+".log"))
+		if err != nil {
+			return bench.Report{}, 0, err
+		}
+		defer logf.Close()
+		cmd.Stdout, cmd.Stderr = logf, logf
+		if err := cmd.Start(); err != nil {
+			return bench.Report{}, 0, fmt.Errorf("start %s (run make build first): %w", name, err)
+		}
+		procs = append(procs, cmd)
+		if name == "activity" {
+			activityPID = cmd.Process.Pid
+		}
+		if err := waitHealthy(ctx, url(name)); err != nil {
+			b, _ := os.ReadFile(logf.Name())
+			return bench.Report{}, 0, fmt.Errorf("%s: %w\n%s", name, err, b)
+		}
+	}
+	var r bench.Report
+	err := runBench(ctx, o, &r, "-activity", url("activity"), "-product", url("product"), "-order", url("order"),
+		"-stock", strconv.Itoa(stock), "-users", strconv.Itoa(users), "-conns", strconv.Itoa(o.conns),
+		"-relay-deadline", "2m", "-json")
+	if err != nil {
+		return bench.Report{}, 0, err
+	}
+	return r, peakRSS(activityPID), nil
+}
+
+func waitHealthy(ctx context.Context, base string) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not healthy within 60s: %v", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// peakRSS reads a process's peak resident set size, in bytes.
+func peakRSS(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/seckill/seckill/internal/bench"
+)
+
+type result struct {
+	cores   int
+	base    []level
+	ceiling bench.Stats
+	main    bench.Report
+	rss     int64
+	big     *bench.Report
+	bigRSS  int64
+	o       options
+}
+
+func (r result) bestBase() level {
+	var best level
+	for _, l := range r.base {
+		if l.tps > best.tps {
+			best = l
+		}
+	}
+	return best
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "NOT met"
+}
+
+func (r result) table() string {
+	var b strings.Builder
+	best := r.bestBase()
+	s := r.main.Stats
+	vsDB := s.RPS / best.tps
+	vsCeiling := s.RPS / r.ceiling.RPS
+	fmt.Fprintf(&b, "| measure | value | target | |\n|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| database baseline, best committed tx/s (at %d connections) | %.0f | | |\n", best.conns, best.tps)
+	fmt.Fprintf(&b, "| bare Go handler ceiling, requests/s | %.0f | | |\n", r.ceiling.RPS)
+	fmt.Fprintf(&b, "| seckill, requests/s (%d users x 2, stock %d, %d connections) | %.0f | | |\n", r.main.Users, r.main.Stock, r.main.Conns, s.RPS)
+	fmt.Fprintf(&b, "| seckill, wins/s | %.0f | | |\n", s.WinsPerSec)
+	fmt.Fprintf(&b, "| seckill / database | %.1fx | >= 10x | %s |\n", vsDB, verdict(vsDB >= 10))
+	fmt.Fprintf(&b, "| seckill / ceiling | %.0f%% | >= 50%% | %s |\n", 100*vsCeiling, verdict(vsCeiling >= 0.5))
+	fmt.Fprintf(&b, "| p99 of won answers | %s | <= 25ms | %s |\n", ms(s.Won.P99), verdict(s.Won.P99 <= 25*time.Millisecond))
+	fmt.Fprintf(&b, "| p99 of other answers | %s | <= 5ms | %s |\n", ms(s.Other.P99), verdict(s.Other.P99 <= 5*time.Millisecond))
+	fmt.Fprintf(&b, "| latency of won answers | %s | | |\n", s.Won)
+	fmt.Fprintf(&b, "| latency of other answers | %s | | |\n", s.Other)
+	fmt.Fprintf(&b, "| activity service peak RSS | %.0f MB | | |\n", float64(r.rss)/1e6)
+	fmt.Fprintf(&b, "| verification (wins == stock, pairs, stats, orders) | %s | all pass | %s |\n", passFail(r.main.OK), verdict(r.main.OK))
+	if r.big != nil {
+		fmt.Fprintf(&b, "| activity peak RSS, %d users, stock %d | %.0f MB | <= 150 MB | %s |\n", r.big.Users, r.big.Stock,
+			float64(r.bigRSS)/1e6, verdict(r.bigRSS <= 150_000_000))
+		fmt.Fprintf(&b, "| verification of that run | %s | all pass | %s |\n", passFail(r.big.OK), verdict(r.big.OK))
+	}
+	return b.String()
+}
+
+func passFail(ok bool) string {
+	if ok {
+		return "PASS"
+	}
+	return "FAIL"
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond)) }
+
+func (r result) markdown(table string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Benchmarks\n\nMeasured by `make bench` on %s: %d cores, %s, %s/%s. Client and servers share the machine.\n\n",
+		time.Now().UTC().Format("2006-01-02"), r.cores, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	b.WriteString("The database baseline runs the same transaction the service commits for a win (insert the winner, ")
+	b.WriteString("conditionally decrement the stock), one win per transaction, straight at PostgreSQL with fsync on. ")
+	b.WriteString("The ceiling is a bare Go handler answering a small JSON body, loaded by the same client. ")
+	b.WriteString("Every seckill run is verified: exactly stock winners, each winner's repeat answered already_won with the same ")
+	b.WriteString("order id, everyone else sold_out, the activity's stats, and one order per winner in the order service.\n\n")
+	b.WriteString("Database baseline by connections:\n\n| connections | committed tx/s |\n|---|---|\n")
+	for _, l := range r.base {
+		fmt.Fprintf(&b, "| %d | %.0f |\n", l.conns, l.tps)
+	}
+	b.WriteString("\n" + table)
+	if r.big == nil {
+		b.WriteString("\nThe memory run (1,000,000 users, stock 10,000) is `BENCH_BIG=1 make bench`.\n")
+	}
+	return b.String()
+}

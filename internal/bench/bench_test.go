@@ -1,0 +1,131 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeSale is an activity and order service in one, with a flaw to inject.
+type fakeSale struct {
+	mu        sync.Mutex
+	stock     int
+	winners   map[int64]string
+	oversell  bool // sells one more than the stock
+	newIDs    bool // gives a winner a new order id on the repeat
+	undeliver bool // never delivers orders
+}
+
+func (f *fakeSale) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	write := func(data any) {
+		_ = json.NewEncoder(w).Encode(map[string]any{"code": 0, "message": "ok", "data": data})
+	}
+	switch {
+	case strings.HasSuffix(r.URL.Path, "/seckill"):
+		var in struct{ UserID int64 `json:"user_id"` }
+		_ = json.NewDecoder(r.Body).Decode(&in)
+		if oid, ok := f.winners[in.UserID]; ok {
+			if f.newIDs {
+				oid = fmt.Sprintf("other-%d", in.UserID)
+			}
+			write(map[string]any{"status": "already_won", "won": true, "order_id": oid})
+			return
+		}
+		limit := f.stock
+		if f.oversell {
+			limit++
+		}
+		if len(f.winners) < limit {
+			oid := fmt.Sprintf("order-%d", in.UserID)
+			f.winners[in.UserID] = oid
+			write(map[string]any{"status": "won", "won": true, "order_id": oid})
+			return
+		}
+		write(map[string]any{"status": "sold_out", "won": false})
+	case strings.HasSuffix(r.URL.Path, "/stats"):
+		sold := len(f.winners)
+		undelivered := 0
+		if f.undeliver {
+			undelivered = sold
+		}
+		write(map[string]any{"stock": f.stock, "sold": sold, "remaining": max(0, f.stock-sold), "undelivered": undelivered, "failed": 0})
+	case r.URL.Path == "/orders":
+		offset, _ := strconv.Atoi(r.URL.Query().Get("offset"))
+		var all []map[string]any
+		if !f.undeliver {
+			for u, oid := range f.winners {
+				all = append(all, map[string]any{"id": oid, "user_id": u})
+			}
+		}
+		end := min(len(all), offset+100)
+		if offset > len(all) {
+			offset = end
+		}
+		write(all[offset:end])
+	default:
+		http.Error(w, "unexpected "+r.URL.Path, 404)
+	}
+}
+
+func runFake(t *testing.T, f *fakeSale) Report {
+	t.Helper()
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	r, err := Run(context.Background(), Config{ActivityURL: srv.URL, ProductURL: srv.URL, OrderURL: srv.URL, ActivityID: 1,
+		Stock: f.stock, Users: 2000, FirstUser: 1, Conns: 16, RelayDeadline: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func failed(r Report) []string {
+	var out []string
+	for _, c := range r.Checks {
+		if !c.OK {
+			out = append(out, c.Name)
+		}
+	}
+	return out
+}
+
+func TestVerify_ACorrectSalePasses(t *testing.T) {
+	r := runFake(t, &fakeSale{stock: 50, winners: map[int64]string{}})
+	if !r.OK {
+		t.Fatalf("a correct sale failed: %v", failed(r))
+	}
+	if r.Stats.Requests != 4000 || r.Stats.Wins != 50 || r.Stats.Won.N != 50 {
+		t.Errorf("stats: %+v", r.Stats)
+	}
+}
+
+func TestVerify_FlawsAreCaught(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		sale *fakeSale
+		want string
+	}{
+		{"OversellByOne", &fakeSale{stock: 50, winners: map[int64]string{}, oversell: true}, "wins == stock"},
+		{"RepeatGetsAnotherOrderID", &fakeSale{stock: 50, winners: map[int64]string{}, newIDs: true}, "each winner's other answer is already_won with the same order id"},
+		{"OrdersNeverDelivered", &fakeSale{stock: 50, winners: map[int64]string{}, undeliver: true}, "relay drained"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runFake(t, tc.sale)
+			if r.OK {
+				t.Fatal("a flawed sale passed verification")
+			}
+			if got := failed(r); !strings.Contains(strings.Join(got, "|"), tc.want) {
+				t.Errorf("failed checks %v do not include %q", got, tc.want)
+			}
+		})
+	}
+}

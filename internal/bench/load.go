@@ -1,0 +1,185 @@
+// Package bench drives a flash sale over HTTP the way a crowd would, and
+// verifies afterwards that every promise held. seckill-bench and the
+// make bench suite share it.
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Answer is one purchase request's answer, as the client saw it.
+type Answer struct {
+	Code    int // HTTP status; 0 when the request failed
+	Status  string
+	OrderID string
+	Latency time.Duration
+	Err     error
+}
+
+// Load is the answers of a run: two per user, in the order sent.
+type Load struct {
+	Answers  [][2]Answer // index: user - first user
+	First    int64       // the first user id
+	Duration time.Duration
+}
+
+// NewClient returns an HTTP client with conns keep-alive connections.
+func NewClient(conns int) *http.Client {
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		MaxIdleConns: conns, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns,
+		DisableCompression: true, IdleConnTimeout: time.Minute,
+	}}
+}
+
+// Drive sends two purchase requests for each of users user ids starting at
+// first, the second after the first's answer, with conns workers. progress,
+// when not nil, gets a line a second.
+func Drive(ctx context.Context, client *http.Client, url string, first int64, users, conns int, progress io.Writer) Load {
+	l := Load{Answers: make([][2]Answer, users), First: first}
+	var next, done atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	stop := make(chan struct{})
+	if progress != nil {
+		go func() {
+			t := time.NewTicker(time.Second)
+			defer t.Stop()
+			var last int64
+			for {
+				select {
+				case <-stop:
+					return
+				case <-t.C:
+					n := done.Load()
+					fmt.Fprintf(progress, "  %8d requests  %8.0f req/s\n", n, float64(n-last))
+					last = n
+				}
+			}
+		}()
+	}
+	for range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var body []byte
+			var buf bytes.Buffer
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(users) || ctx.Err() != nil {
+					return
+				}
+				user := first + i
+				body = append(append(append(body[:0], `{"user_id":`...), strconv.FormatInt(user, 10)...), '}')
+				for k := range 2 {
+					l.Answers[i][k] = buy(ctx, client, url, body, &buf)
+					done.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	l.Duration = time.Since(start)
+	return l
+}
+
+func buy(ctx context.Context, client *http.Client, url string, body []byte, buf *bytes.Buffer) Answer {
+	start := time.Now()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return Answer{Err: err}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return Answer{Err: err, Latency: time.Since(start)}
+	}
+	buf.Reset()
+	_, err = buf.ReadFrom(resp.Body)
+	resp.Body.Close()
+	a := Answer{Code: resp.StatusCode, Latency: time.Since(start), Err: err}
+	var env struct {
+		Data struct {
+			Status  string `json:"status"`
+			OrderID string `json:"order_id"`
+		} `json:"data"`
+	}
+	if err == nil && json.Unmarshal(buf.Bytes(), &env) == nil {
+		a.Status, a.OrderID = env.Data.Status, env.Data.OrderID
+	}
+	return a
+}
+
+// Latencies summarises a set of durations.
+type Latencies struct {
+	N                  int
+	P50, P90, P99, Max time.Duration
+}
+
+func summarize(ds []time.Duration) Latencies {
+	if len(ds) == 0 {
+		return Latencies{}
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	at := func(q float64) time.Duration { return ds[min(len(ds)-1, int(q*float64(len(ds))))] }
+	return Latencies{N: len(ds), P50: at(0.50), P90: at(0.90), P99: at(0.99), Max: ds[len(ds)-1]}
+}
+
+// String formats the summary for a report.
+func (l Latencies) String() string {
+	return fmt.Sprintf("n=%d p50=%s p90=%s p99=%s max=%s", l.N, ms(l.P50), ms(l.P90), ms(l.P99), ms(l.Max))
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond)) }
+
+// Stats are the throughput and latencies of a load.
+type Stats struct {
+	Requests   int
+	Wins       int
+	RPS        float64
+	WinsPerSec float64
+	Won        Latencies // of "won" answers
+	Other      Latencies // of every other answer
+	ByStatus   map[string]int
+}
+
+// Summarize computes the load's throughput and latencies.
+func (l Load) Summarize() Stats {
+	s := Stats{ByStatus: map[string]int{}}
+	var won, other []time.Duration
+	for _, pair := range l.Answers {
+		for _, a := range pair {
+			s.Requests++
+			key := a.Status
+			if a.Err != nil {
+				key = "error"
+			} else if a.Code != http.StatusOK {
+				key = "http_" + strconv.Itoa(a.Code)
+			}
+			s.ByStatus[key]++
+			if a.Status == "won" {
+				s.Wins++
+				won = append(won, a.Latency)
+			} else {
+				other = append(other, a.Latency)
+			}
+		}
+	}
+	secs := l.Duration.Seconds()
+	if secs > 0 {
+		s.RPS = float64(s.Requests) / secs
+		s.WinsPerSec = float64(s.Wins) / secs
+	}
+	s.Won, s.Other = summarize(won), summarize(other)
+	return s
+}

@@ -1,0 +1,231 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// Config describes one seckill-bench run.
+type Config struct {
+	ActivityURL, ProductURL, OrderURL string
+	ActivityID                        int64 // 0: create a product and an activity
+	Stock                             int
+	Users                             int
+	FirstUser                         int64
+	Conns                             int
+	RelayDeadline                     time.Duration
+	Progress                          io.Writer // nil: quiet
+}
+
+// Check is one verified promise.
+type Check struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
+}
+
+// Report is the outcome of a run.
+type Report struct {
+	ActivityID int64         `json:"activity_id"`
+	Users      int           `json:"users"`
+	Stock      int           `json:"stock"`
+	Conns      int           `json:"conns"`
+	Duration   time.Duration `json:"duration_ns"`
+	Stats      Stats         `json:"stats"`
+	Checks     []Check       `json:"checks"`
+	OK         bool          `json:"ok"`
+}
+
+// Run sets up a sale (unless cfg names one), drives it and verifies it.
+func Run(ctx context.Context, cfg Config) (Report, error) {
+	client := NewClient(cfg.Conns)
+	if cfg.ActivityID == 0 {
+		id, err := CreateSale(ctx, client, cfg.ProductURL, cfg.ActivityURL, cfg.Stock)
+		if err != nil {
+			return Report{}, err
+		}
+		cfg.ActivityID = id
+	}
+	url := fmt.Sprintf("%s/activities/%d/seckill", cfg.ActivityURL, cfg.ActivityID)
+	load := Drive(ctx, client, url, cfg.FirstUser, cfg.Users, cfg.Conns, cfg.Progress)
+	r := Report{ActivityID: cfg.ActivityID, Users: cfg.Users, Stock: cfg.Stock, Conns: cfg.Conns, Duration: load.Duration,
+		Stats: load.Summarize()}
+	r.Checks = Verify(ctx, client, cfg, load)
+	r.OK = true
+	for _, c := range r.Checks {
+		r.OK = r.OK && c.OK
+	}
+	return r, nil
+}
+
+// CreateSale creates a product with stock units and an activity selling
+// them, open from a second ago for an hour.
+func CreateSale(ctx context.Context, client *http.Client, productURL, activityURL string, stock int) (int64, error) {
+	var p, a struct{ ID int64 }
+	name := fmt.Sprintf("bench item %d", time.Now().UnixNano())
+	if err := call(ctx, client, "POST", productURL+"/products", map[string]any{"name": name, "price": 9.99, "inventory": stock}, &p); err != nil {
+		return 0, fmt.Errorf("create product: %w", err)
+	}
+	now := time.Now()
+	err := call(ctx, client, "POST", activityURL+"/activities", map[string]any{"name": "bench sale", "product_id": p.ID, "stock": stock,
+		"start_time": now.Add(-time.Second).Format(time.RFC3339), "end_time": now.Add(time.Hour).Format(time.RFC3339)}, &a)
+	if err != nil {
+		return 0, fmt.Errorf("create activity: %w", err)
+	}
+	return a.ID, nil
+}
+
+// Verify checks every promise of the sale against the answers and the
+// services' own records.
+func Verify(ctx context.Context, client *http.Client, cfg Config, l Load) []Check {
+	var checks []Check
+	add := func(name string, ok bool, format string, args ...any) {
+		checks = append(checks, Check{Name: name, OK: ok, Detail: fmt.Sprintf(format, args...)})
+	}
+	winners := map[int64]string{}
+	orderIDs := map[string]int64{}
+	var badPairs, notOK, unexpected int
+	var firstBad string
+	for i, pair := range l.Answers {
+		user := l.First + int64(i)
+		for _, a := range pair {
+			if a.Err != nil || a.Code != http.StatusOK {
+				notOK++
+			}
+		}
+		a, b := pair[0], pair[1]
+		if b.Status == "won" {
+			a, b = b, a
+		}
+		switch {
+		case a.Status == "won":
+			winners[user] = a.OrderID
+			if prev, dup := orderIDs[a.OrderID]; dup {
+				badPairs++
+				firstBad = fmt.Sprintf("users %d and %d got the same order id %s", prev, user, a.OrderID)
+			}
+			orderIDs[a.OrderID] = user
+			if b.Status != "already_won" || b.OrderID != a.OrderID {
+				badPairs++
+				if firstBad == "" {
+					firstBad = fmt.Sprintf("user %d won %s, other answer %s %q", user, a.OrderID, b.Status, b.OrderID)
+				}
+			}
+		case a.Status == "sold_out" && b.Status == "sold_out":
+		default:
+			unexpected++
+			if firstBad == "" {
+				firstBad = fmt.Sprintf("user %d answered %q and %q", user, a.Status, b.Status)
+			}
+		}
+	}
+	add("every request answered 200", notOK == 0, "%d requests failed or were not 200", notOK)
+	add("wins == stock", len(winners) == cfg.Stock, "%d distinct winners, stock %d", len(winners), cfg.Stock)
+	add("winners distinct, each with its own order id", len(orderIDs) == len(winners), "%d order ids for %d winners", len(orderIDs), len(winners))
+	add("each winner's other answer is already_won with the same order id", badPairs == 0, "%d bad pairs %s", badPairs, firstBad)
+	add("every other answer is sold_out", unexpected == 0, "%d users with other answers %s", unexpected, firstBad)
+
+	var st struct {
+		Stock, Sold, Remaining, Undelivered, Failed int64
+	}
+	statsURL := fmt.Sprintf("%s/activities/%d/stats", cfg.ActivityURL, cfg.ActivityID)
+	err := call(ctx, client, "GET", statsURL, nil, &st)
+	add("stats: sold == stock, remaining 0", err == nil && st.Sold == int64(cfg.Stock) && st.Remaining == 0,
+		"stock %d sold %d remaining %d (err %v)", st.Stock, st.Sold, st.Remaining, err)
+
+	deadline := time.Now().Add(cfg.RelayDeadline)
+	for err == nil && (st.Undelivered > 0 || st.Failed > 0) && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+			err = call(ctx, client, "GET", statsURL, nil, &st)
+		}
+	}
+	add("relay drained", err == nil && st.Undelivered == 0 && st.Failed == 0, "undelivered %d failed %d within %s (err %v)",
+		st.Undelivered, st.Failed, cfg.RelayDeadline, err)
+
+	orders, err := listOrders(ctx, client, cfg.OrderURL, cfg.ActivityID)
+	same := 0
+	for u, oid := range winners {
+		if orders[u] == oid {
+			same++
+		}
+	}
+	add("orders == stock, the same (user, order id) pairs", err == nil && len(orders) == cfg.Stock && same == len(winners),
+		"%d orders, %d matching the %d winners (err %v)", len(orders), same, len(winners), err)
+	return checks
+}
+
+func listOrders(ctx context.Context, client *http.Client, base string, activity int64) (map[int64]string, error) {
+	out := map[int64]string{}
+	for offset := 0; ; offset += 100 {
+		var page []struct {
+			ID     string `json:"id"`
+			UserID int64  `json:"user_id"`
+		}
+		if err := call(ctx, client, "GET", fmt.Sprintf("%s/orders?activity_id=%d&limit=100&offset=%d", base, activity, offset), nil, &page); err != nil {
+			return nil, err
+		}
+		for _, o := range page {
+			if _, dup := out[o.UserID]; dup {
+				return nil, fmt.Errorf("user %d has two orders", o.UserID)
+			}
+			out[o.UserID] = o.ID
+		}
+		if len(page) < 100 {
+			return out, nil
+		}
+	}
+}
+
+func call(ctx context.Context, client *http.Client, method, url string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("%s %s: %d %s", method, url, resp.StatusCode, raw)
+	}
+	return json.Unmarshal(raw, &struct {
+		Data any `json:"data"`
+	}{Data: out})
+}
+
+// Print writes a human-readable report.
+func (r Report) Print(w io.Writer) {
+	s := r.Stats
+	fmt.Fprintf(w, "activity %d: %d users x 2 requests, stock %d, %d connections, %.2fs\n", r.ActivityID, r.Users, r.Stock, r.Conns, r.Duration.Seconds())
+	fmt.Fprintf(w, "  %.0f requests/s, %.0f wins/s; answers %v\n", s.RPS, s.WinsPerSec, s.ByStatus)
+	fmt.Fprintf(w, "  latency won:   %s\n  latency other: %s\n", s.Won, s.Other)
+	for _, c := range r.Checks {
+		mark := "PASS"
+		if !c.OK {
+			mark = "FAIL"
+		}
+		fmt.Fprintf(w, "  %s %s: %s\n", mark, c.Name, c.Detail)
+	}
+}
