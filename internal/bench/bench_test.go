@@ -31,7 +31,9 @@ func (f *fakeSale) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case strings.HasSuffix(r.URL.Path, "/seckill"):
-		var in struct{ UserID int64 `json:"user_id"` }
+		var in struct {
+			UserID int64 `json:"user_id"`
+		}
 		_ = json.NewDecoder(r.Body).Decode(&in)
 		if oid, ok := f.winners[in.UserID]; ok {
 			if f.newIDs {
