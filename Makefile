@@ -10,7 +10,7 @@ JAEGER_VERSION := v1.35.0
 SERVICES := product activity order
 BINARIES := $(SERVICES) seckill-migrate
 
-.PHONY: all build run demo test test-short test-reliability bench run demo migrate swag swag-check lint fmt tidy tools postgres clean
+.PHONY: all build run demo test test-reliability test-short test-reliability bench run demo migrate swag swag-check lint fmt tidy tools postgres clean
 
 all: build
 
@@ -40,6 +40,10 @@ demo: postgres build
 bench: postgres build
 	$(GO) test -run '^$$' -bench . -benchtime 1s ./internal/seckill/ ./internal/activity/
 	bin/seckill-bench-suite
+
+## test-reliability: the crash, outage and shutdown tests alone, with their reports
+test-reliability: postgres
+	$(GO) test -count=1 -v -timeout 20m ./internal/reliability/
 
 ## migrate: apply every service's migrations to DATABASE_URL
 migrate:
