@@ -10,7 +10,7 @@ JAEGER_VERSION := v1.35.0
 SERVICES := product activity order
 BINARIES := $(SERVICES) seckill-migrate
 
-.PHONY: all build run demo test test-reliability test-short test-reliability bench run demo migrate swag swag-check lint fmt tidy tools postgres clean
+.PHONY: all build run demo test test-reliability fuzz test-short test-reliability bench run demo migrate swag swag-check lint fmt tidy tools postgres clean
 
 all: build
 
@@ -44,6 +44,18 @@ bench: postgres build
 ## test-reliability: the crash, outage and shutdown tests alone, with their reports
 test-reliability: postgres
 	$(GO) test -count=1 -v -timeout 20m ./internal/reliability/
+
+## fuzz: run every fuzz target for FUZZTIME each (seed corpora live in testdata/fuzz)
+FUZZTIME ?= 10s
+FUZZ_TARGETS := internal/platform/httpx:FuzzDecodeJSON internal/platform/httpx:FuzzParseID \
+	internal/platform/money:FuzzParse internal/platform/money:FuzzUnmarshalJSON \
+	internal/activity:FuzzParseUserID internal/activity:FuzzDecodeRequests \
+	internal/product:FuzzDecodeRequests internal/order:FuzzDecodeRequests internal/order:FuzzPathOrderID
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; echo "== $$name ($$pkg)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) ./$$pkg/; \
+	done
 
 ## migrate: apply every service's migrations to DATABASE_URL
 migrate:
