@@ -1,10 +1,12 @@
 package activity_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/seckill/seckill/internal/activity"
+	"github.com/seckill/seckill/internal/order"
 	"github.com/seckill/seckill/internal/platform/jaegertest"
 	"github.com/seckill/seckill/internal/platform/pgtest"
 	"github.com/seckill/seckill/internal/platform/svctest"
@@ -31,13 +33,14 @@ func crossesServices(tr jaegertest.Trace, from, to string) bool {
 	return false
 }
 
-func TestTracing_CreateActivityIsOneTraceAcrossServices(t *testing.T) {
+func TestTracing_CallsBetweenServicesAreOneTrace(t *testing.T) {
 	j := jaegertest.Start(t)
 	url := pgtest.NewDB(t)
 	tracing := map[string]string{"JAEGER_DISABLED": "false", "JAEGER_ENDPOINT": j.CollectorURL,
 		"JAEGER_SAMPLER_TYPE": "const", "JAEGER_SAMPLER_PARAM": "1", "DATABASE_URL": url}
 	p := svctest.Start(t, product.Run, tracing)
-	env := map[string]string{"PRODUCT_SERVICE_URL": p.URL, "ORDER_SERVICE_URL": "http://127.0.0.1:1"}
+	o := svctest.Start(t, order.Run, tracing)
+	env := map[string]string{"PRODUCT_SERVICE_URL": p.URL, "ORDER_SERVICE_URL": o.URL, "RELAY_INTERVAL": "100ms"}
 	for k, v := range tracing {
 		env[k] = v
 	}
@@ -63,4 +66,23 @@ func TestTracing_CreateActivityIsOneTraceAcrossServices(t *testing.T) {
 		}
 	}
 	t.Logf("trace %s: %d spans across activity and product", tr.TraceID, len(tr.Spans))
+
+	// A win goes to the order service through the relay: one trace again.
+	id := svctest.Int(r.Data()["id"])
+	if w := svctest.Do(t, "POST", fmt.Sprintf("%s/activities/%d/seckill", a.URL, id), `{"user_id":7}`); w.Data()["status"] != "won" {
+		t.Fatalf("buy: %s", w.Raw)
+	}
+	tr = j.WaitTrace(t, "activity", 30*time.Second, func(tr jaegertest.Trace) bool {
+		return crossesServices(tr, "activity", "order")
+	})
+	ops = map[string]bool{}
+	for _, s := range tr.Spans {
+		ops[tr.Service(s)+": "+s.OperationName] = true
+	}
+	for _, want := range []string{"activity: relay.deliver", "order: HTTP POST /orders/batch"} {
+		if !ops[want] {
+			t.Errorf("relay trace %s lacks span %q; has %v", tr.TraceID, want, ops)
+		}
+	}
+	t.Logf("relay trace %s: %d spans across activity and order", tr.TraceID, len(tr.Spans))
 }
