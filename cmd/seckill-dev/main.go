@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/seckill/seckill/internal/platform/devtools"
 	"github.com/seckill/seckill/internal/platform/pgserver"
 )
 
@@ -174,24 +175,8 @@ func free(port int) bool {
 	return true
 }
 
-func jaegerBinary(getenv func(string) string) string {
-	if p, err := exec.LookPath("all-in-one"); err == nil {
-		return p
-	}
-	gopath := getenv("GOPATH")
-	if gopath == "" {
-		home, _ := os.UserHomeDir()
-		gopath = filepath.Join(home, "go")
-	}
-	p := filepath.Join(gopath, "bin", "all-in-one")
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	return ""
-}
-
 func (s *stack) startJaeger(ctx context.Context, getenv func(string) string) {
-	bin := jaegerBinary(getenv)
+	bin := devtools.JaegerBinary(getenv)
 	if bin == "" {
 		fmt.Fprintln(s.out, "Jaeger is not installed (make tools installs it); running without tracing")
 		return

@@ -292,23 +292,31 @@ func post(ctx context.Context, client *http.Client, url string, user int64) answ
 	return answer{code: resp.StatusCode, status: env.Data.Status, orderID: env.Data.OrderID}
 }
 
+// byUser runs a query of (user id, order id) rows for an activity.
+func (s *system) byUser(q string, id int64) map[int64]string {
+	s.t.Helper()
+	rows, err := s.pool.Query(context.Background(), q, id)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[int64]string{}
+	for rows.Next() {
+		var u int64
+		var o string
+		if err := rows.Scan(&u, &o); err != nil {
+			s.t.Fatal(err)
+		}
+		out[u] = o
+	}
+	return out
+}
+
 // verify checks every promise of a finished sale and logs the counts.
 func (s *system) verify(id int64, stock int, c *crowd) {
 	t := s.t
 	t.Helper()
-	ctx := context.Background()
-	winners := map[int64]string{}
-	rows, err := s.pool.Query(ctx, `SELECT user_id, order_id::text FROM activity.winners WHERE activity_id = $1`, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var u int64
-		var o string
-		_ = rows.Scan(&u, &o)
-		winners[u] = o
-	}
-	rows.Close()
+	winners := s.byUser(`SELECT user_id, order_id::text FROM activity.winners WHERE activity_id = $1`, id)
 	if len(winners) != stock {
 		t.Errorf("%d winners in the database, want %d", len(winners), stock)
 	}
@@ -331,18 +339,7 @@ func (s *system) verify(id int64, stock int, c *crowd) {
 		var st struct{ Undelivered, Failed int64 }
 		return call(t, "GET", fmt.Sprintf("%s/activities/%d/stats", s.activity.url(), id), nil, &st) == 200 && st.Undelivered == 0 && st.Failed == 0
 	})
-	orders := map[int64]string{}
-	rows, err = s.pool.Query(ctx, `SELECT user_id, id::text FROM orders.orders WHERE activity_id = $1`, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var u int64
-		var o string
-		_ = rows.Scan(&u, &o)
-		orders[u] = o
-	}
-	rows.Close()
+	orders := s.byUser(`SELECT user_id, id::text FROM orders.orders WHERE activity_id = $1`, id)
 	if len(orders) != len(winners) {
 		t.Errorf("%d orders for %d winners", len(orders), len(winners))
 	}

@@ -148,6 +148,19 @@ func (s *StatusRecorder) Write(b []byte) (int, error) {
 	return n, err
 }
 
+// Final returns the status the client got: 500 when the handler did not
+// complete (it panicked, and Recover further out answers 500), 200 when it
+// wrote nothing.
+func (s *StatusRecorder) Final(completed bool) int {
+	switch {
+	case !completed:
+		return http.StatusInternalServerError
+	case s.Status == 0:
+		return http.StatusOK
+	}
+	return s.Status
+}
+
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (s *StatusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seckill/seckill/internal/platform/devtools"
 	"github.com/seckill/seckill/internal/platform/pgserver"
 )
 
@@ -24,29 +25,12 @@ type Jaeger struct {
 	QueryURL string
 }
 
-// Binary returns the all-in-one binary `make tools` installs, or "".
-func Binary() string {
-	if p, err := exec.LookPath("all-in-one"); err == nil {
-		return p
-	}
-	gopath := os.Getenv("GOPATH")
-	if gopath == "" {
-		home, _ := os.UserHomeDir()
-		gopath = filepath.Join(home, "go")
-	}
-	p := filepath.Join(gopath, "bin", "all-in-one")
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	return ""
-}
-
 // Start runs Jaeger on free loopback ports until t ends. Without the binary
 // the test is skipped with the command that installs it, except in CI,
 // where it must run.
 func Start(t *testing.T) *Jaeger {
 	t.Helper()
-	bin := Binary()
+	bin := devtools.JaegerBinary(os.Getenv)
 	if bin == "" {
 		if os.Getenv("CI") != "" {
 			t.Fatal("the Jaeger all-in-one binary is required in CI: make tools")

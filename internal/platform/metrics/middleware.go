@@ -29,14 +29,7 @@ func (m *Metrics) Middleware(next http.Handler) http.Handler {
 		rec := httpx.Recorder(w)
 		completed := false
 		defer func() {
-			status := rec.Status
-			switch {
-			case !completed:
-				// The handler panicked; Recover further out answers 500.
-				status = http.StatusInternalServerError
-			case status == 0:
-				status = http.StatusOK
-			}
+			status := rec.Final(completed)
 			route := rctx.RoutePattern()
 			if route == "" {
 				route = unmatched

@@ -41,14 +41,7 @@ func Middleware(tracer opentracing.Tracer) func(http.Handler) http.Handler {
 			rec := httpx.Recorder(w)
 			completed := false
 			defer func() {
-				status := rec.Status
-				switch {
-				case !completed:
-					// The handler panicked; Recover further out answers 500.
-					status = http.StatusInternalServerError
-				case status == 0:
-					status = http.StatusOK
-				}
+				status := rec.Final(completed)
 				if pattern := rctx.RoutePattern(); pattern != "" {
 					span.SetOperationName("HTTP " + r.Method + " " + pattern)
 				} else {
