@@ -45,16 +45,14 @@ bench: postgres build
 test-reliability: postgres
 	$(GO) test -count=1 -v -timeout 20m ./internal/reliability/
 
-## fuzz: run every fuzz target for FUZZTIME each (seed corpora live in testdata/fuzz)
+## fuzz: run every fuzz target (each func FuzzX in a _test.go file) for FUZZTIME; seed corpora live in testdata/fuzz
 FUZZTIME ?= 10s
-FUZZ_TARGETS := internal/platform/httpx:FuzzDecodeJSON internal/platform/httpx:FuzzParseID \
-	internal/platform/money:FuzzParse internal/platform/money:FuzzUnmarshalJSON \
-	internal/activity:FuzzParseUserID internal/activity:FuzzDecodeRequests \
-	internal/product:FuzzDecodeRequests internal/order:FuzzDecodeRequests internal/order:FuzzPathOrderID
 fuzz:
-	@set -e; for t in $(FUZZ_TARGETS); do \
-		pkg=$${t%%:*}; name=$${t##*:}; echo "== $$name ($$pkg)"; \
-		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) ./$$pkg/; \
+	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' internal cmd | sort); do \
+		for fn in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+			echo "== $$fn ./$$(dirname $$f) ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) ./$$(dirname $$f); \
+		done; \
 	done
 
 ## migrate: apply every service's migrations to DATABASE_URL

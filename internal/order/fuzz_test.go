@@ -2,7 +2,12 @@ package order
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
 	"net/http/httptest"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/go-chi/chi/v5"
@@ -11,46 +16,69 @@ import (
 	"github.com/seckill/seckill/internal/platform/httpx"
 )
 
-// FuzzDecodeRequests: the order decoders fail only with Invalid or
-// TooLarge, never panic, and validation never panics.
+// FuzzDecodeRequests: every order request body decodes strictly or fails
+// with Invalid or TooLarge, never panics, validates without panicking, and
+// a decoded request re-encodes to a body that decodes to the same value.
 func FuzzDecodeRequests(f *testing.F) {
 	for _, s := range []string{`{"id":"0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10","user_id":1,"activity_id":1,"product_id":1,"quantity":1,"price":1}`,
-		`{"orders":[{"id":"x"}]}`, `{"orders":[]}`, `{"id":"{0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10}"}`, `{"price":0.001}`} {
+		`{"orders":[{"id":"0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10","user_id":1,"activity_id":1,"product_id":1,"quantity":1,"price":9.99}]}`,
+		`{"orders":[{"id":"x"}]}`, `{"orders":[]}`, `{"orders":null}`, `{"id":"{0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10}"}`,
+		`{"id":"urn:uuid:0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10"}`, `{"id":"0193a5e48f7e7b7c9a412c1f4e8b9d10"}`,
+		`{"price":0.001}`, `{"price":null}`, `{"quantity":2147483648}`, `{"id":"'; DROP TABLE orders.orders;--"}`,
+		`{"orders":[{},{}]}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for _, dst := range []any{&CreateRequest{}, &BatchRequest{}} {
-			err := httpx.DecodeJSON(bytes.NewReader(b), dst)
-			if err == nil {
-				_ = dst.(interface{ Valid() httpx.FieldErrors }).Valid()
-				continue
-			}
-			if c := errs.CodeOf(err); c != errs.Invalid && c != errs.TooLarge {
-				t.Fatalf("%T: error code %q for %q: %v", dst, c, b, err)
-			}
+			checkDecode(t, b, dst)
 		}
 	})
 }
 
-// FuzzPathOrderID: only canonical UUIDs are accepted as order ids.
+// checkDecode decodes b into dst as a handler would and checks the
+// invariants every request decoder shares.
+func checkDecode(t *testing.T, b []byte, dst any) {
+	t.Helper()
+	if err := httpx.DecodeJSON(bytes.NewReader(b), dst); err != nil {
+		var e *errs.Error
+		if !errors.As(err, &e) || (e.Code != errs.Invalid && e.Code != errs.TooLarge) {
+			t.Fatalf("%T from %q: error %v, want an *errs.Error coded invalid or too_large", dst, b, err)
+		}
+		return
+	}
+	_ = dst.(httpx.Validator).Valid()
+	enc, err := json.Marshal(dst)
+	if err != nil {
+		t.Fatalf("%T from %q: %+v does not encode: %v", dst, b, dst, err)
+	}
+	again := reflect.New(reflect.TypeOf(dst).Elem()).Interface()
+	if err := httpx.DecodeJSON(bytes.NewReader(enc), again); err != nil || !reflect.DeepEqual(dst, again) {
+		t.Fatalf("%T from %q: re-encoded as %s, which decodes to %+v, %v; want %+v", dst, b, enc, again, err, dst)
+	}
+}
+
+// FuzzPathOrderID: an order id in a path is a UUID in its 36-character
+// form (any case) or an Invalid error.
 func FuzzPathOrderID(f *testing.F) {
-	for _, s := range []string{"0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10", "123", "urn:uuid:0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10", ""} {
+	for _, s := range []string{"0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10", "0193A5E4-8F7E-7B7C-9A41-2C1F4E8B9D10", "123",
+		"urn:uuid:0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10", "{0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10}",
+		"0193a5e48f7e7b7c9a412c1f4e8b9d10", "", "' OR 1=1 --", "00000000-0000-0000-0000-000000000000"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		r := httptest.NewRequest("GET", "/", nil)
 		rctx := chi.NewRouteContext()
 		rctx.URLParams.Add("id", s)
-		r = r.WithContext(chiContext(r, rctx))
+		r = r.WithContext(context.WithValue(r.Context(), chi.RouteCtxKey, rctx))
 		id, err := pathOrderID(r)
 		if err != nil {
 			if !errs.Is(err, errs.Invalid) {
-				t.Fatalf("error code for %q: %v", s, err)
+				t.Fatalf("pathOrderID(%q): %v, want Invalid", s, err)
 			}
 			return
 		}
-		if id.String() != s && len(s) != 36 {
-			t.Fatalf("accepted %q as %s", s, id)
+		if !strings.EqualFold(id.String(), s) {
+			t.Fatalf("pathOrderID(%q) = %s", s, id)
 		}
 	})
 }

@@ -2,18 +2,23 @@ package money
 
 import (
 	"encoding/json"
+	"errors"
 	"testing"
 )
 
 // FuzzParse: an accepted price is within numeric(12,2) and formats to a
-// string that parses back to the same cents.
+// string that parses back to the same cents; a refused one is ErrFormat.
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"9.99", "0", "1e2", "9999999999.99", "10000000000", "-1", "0.001", "1E-2", "abc", ".5", "5."} {
+	for _, s := range []string{"9.99", "0", "1e2", "9999999999.99", "10000000000", "-1", "-0", "0.001", "1E-2", "abc",
+		".5", "5.", "1/2", "0x10", "+1", "0e999999", "1e-2", "99999999999.99e-1", "1 OR 1=1", "", "9.990000"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		c, err := Parse(s)
 		if err != nil {
+			if !errors.Is(err, ErrFormat) {
+				t.Fatalf("Parse(%q): %v, want ErrFormat", s, err)
+			}
 			return
 		}
 		if c < 0 || c > Max {
@@ -25,9 +30,11 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// FuzzUnmarshalJSON: only JSON numbers become prices.
+// FuzzUnmarshalJSON: only JSON numbers become prices, and a decoded price
+// encodes to a JSON number that decodes to the same cents.
 func FuzzUnmarshalJSON(f *testing.F) {
-	for _, s := range []string{`9.99`, `"9.99"`, `null`, `true`, `[]`, `1e400`, `-0`} {
+	for _, s := range []string{`9.99`, `"9.99"`, `null`, `true`, `false`, `[]`, `{}`, `1e400`, `-0`, `0.10`, `1e2`,
+		`9999999999.99`, `"1 OR 1=1"`, `1.005`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -35,10 +42,16 @@ func FuzzUnmarshalJSON(f *testing.F) {
 		if err := json.Unmarshal(b, &c); err != nil {
 			return
 		}
-		out, _ := json.Marshal(c)
+		if !json.Valid(b) || b[0] == '"' {
+			t.Fatalf("%q is not a JSON number, yet it decoded to %d", b, c)
+		}
+		out, err := json.Marshal(c)
+		if err != nil {
+			t.Fatalf("%d does not encode: %v", c, err)
+		}
 		var d Cents
 		if err := json.Unmarshal(out, &d); err != nil || d != c {
-			t.Fatalf("%q decoded to %d, which re-decodes to %d, %v", b, c, d, err)
+			t.Fatalf("%q decoded to %d, which encodes to %s and decodes to %d, %v", b, c, out, d, err)
 		}
 	})
 }
