@@ -57,7 +57,8 @@ type Beginner interface {
 func Transact(ctx context.Context, b Beginner, fn func(tx pgx.Tx) error) (err error) {
 	tx, err := b.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		// Mapped, so a database that is down answers 503, not 500.
+		return Map(fmt.Errorf("begin: %w", err), "transaction")
 	}
 	defer func() {
 		if err != nil {
@@ -68,7 +69,7 @@ func Transact(ctx context.Context, b Beginner, fn func(tx pgx.Tx) error) (err er
 		return err
 	}
 	if err = tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return Map(fmt.Errorf("commit: %w", err), "transaction")
 	}
 	return nil
 }
