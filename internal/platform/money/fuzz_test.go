@@ -55,3 +55,19 @@ func FuzzUnmarshalJSON(f *testing.F) {
 		}
 	})
 }
+
+// TestParse_HugeExponentCostsNothing: a price with a huge exponent, which
+// big.Rat would spend tens of milliseconds on, is refused before any work.
+func TestParse_HugeExponentCostsNothing(t *testing.T) {
+	for _, s := range []string{"1e999999", "1E-1000000", "1000000e-999998", "0e+0001000"} {
+		var err error
+		if allocs := testing.AllocsPerRun(3, func() { _, err = Parse(s) }); allocs != 0 || !errors.Is(err, ErrFormat) {
+			t.Errorf("Parse(%q): %v after %.0f allocations, want ErrFormat after none", s, err, allocs)
+		}
+	}
+	for _, s := range []string{"1e2", "100e-2", "1e0002", "0.5E+1"} {
+		if _, err := Parse(s); err != nil {
+			t.Errorf("Parse(%q): %v", s, err)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"math/big"
 	"strconv"
+	"strings"
 )
 
 // Max is the largest amount numeric(12,2) holds, in cents.
@@ -20,8 +21,14 @@ var ErrFormat = errors.New("must be a number with at most two decimals, from 0 t
 
 // Parse reads a decimal number such as "9.99", "10" or "1e2" exactly.
 func Parse(s string) (Cents, error) {
+	// Refuse what cannot be a price before big.Rat works on it: it spends
+	// tens of milliseconds on an exponent such as 1e999999, which a client
+	// could send in every request.
+	if len(s) > 64 || hugeExponent(s) {
+		return 0, ErrFormat
+	}
 	r, ok := new(big.Rat).SetString(s)
-	if !ok || len(s) > 64 {
+	if !ok {
 		return 0, ErrFormat
 	}
 	r.Mul(r, big.NewRat(100, 1))
@@ -29,6 +36,16 @@ func Parse(s string) (Cents, error) {
 		return 0, ErrFormat
 	}
 	return Cents(r.Num().Int64()), nil
+}
+
+// hugeExponent reports whether s has an exponent of four digits or more.
+// Within 64 characters no such number is a price but zero.
+func hugeExponent(s string) bool {
+	i := strings.IndexAny(s, "eE")
+	if i < 0 {
+		return false
+	}
+	return len(strings.TrimLeft(strings.TrimLeft(s[i+1:], "+-"), "0")) > 3
 }
 
 // String formats c as a decimal with two places, e.g. "9.90".
