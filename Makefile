@@ -47,11 +47,14 @@ test-reliability: postgres
 
 ## fuzz: run every fuzz target (each func FuzzX in a _test.go file) for FUZZTIME; seed corpora live in testdata/fuzz
 FUZZTIME ?= 10s
+# Minimizing each new interesting input may take 60s by default, which would
+# stall a short run: keep it brief.
+FUZZMINIMIZETIME ?= 1s
 fuzz:
 	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' internal cmd | sort); do \
 		for fn in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
 			echo "== $$fn ./$$(dirname $$f) ($(FUZZTIME))"; \
-			$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) ./$$(dirname $$f); \
+			$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) ./$$(dirname $$f); \
 		done; \
 	done
 

@@ -56,6 +56,8 @@ type proc struct {
 	env  []string
 	cmd  *exec.Cmd
 	done chan error
+	// exited is set when the current run's process has exited.
+	exited atomic.Bool
 
 	mu  sync.Mutex
 	log bytes.Buffer // every run's output, for the report of a failed test
@@ -75,7 +77,7 @@ func newProc(t *testing.T, name string, env map[string]string) *proc {
 	p.env = append(p.env, fmt.Sprintf("HTTP_ADDR=127.0.0.1:%d", port), "ACCESS_LOG=false", "LOG_LEVEL=warn",
 		"JAEGER_DISABLED=true", "RELAY_INTERVAL=200ms", "SHUTDOWN_TIMEOUT=10s")
 	t.Cleanup(func() {
-		if p.cmd != nil && p.cmd.ProcessState == nil {
+		if p.cmd != nil && !p.exited.Load() {
 			_ = p.cmd.Process.Kill()
 			<-p.done
 		}
@@ -96,11 +98,16 @@ func (p *proc) start() error {
 	p.cmd = exec.Command(filepath.Join(binDir, p.name))
 	p.cmd.Env = append(os.Environ(), p.env...)
 	p.cmd.Stdout, p.cmd.Stderr = lockedWriter{p}, lockedWriter{p}
+	p.exited.Store(false)
 	if err := p.cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", p.name, err)
 	}
 	p.done = make(chan error, 1)
-	go func() { p.done <- p.cmd.Wait() }()
+	go func(cmd *exec.Cmd, done chan error) {
+		err := cmd.Wait()
+		p.exited.Store(true)
+		done <- err
+	}(p.cmd, p.done)
 	if !poll(60*time.Second, func() bool { return get(p.url()+"/healthz") == 200 }) {
 		return fmt.Errorf("%s not healthy within 60s", p.name)
 	}

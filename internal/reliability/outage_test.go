@@ -115,7 +115,7 @@ func TestOutage_DatabaseStoppedUnderLoad(t *testing.T) {
 	}
 	c.run(ctx)
 	for _, p := range all {
-		if p.cmd.ProcessState != nil {
+		if p.exited.Load() {
 			t.Errorf("%s exited during the outage", p.name)
 		}
 		if out := p.output(); strings.Contains(out, "panic") {
