@@ -12,6 +12,7 @@ import (
 	"github.com/opentracing/opentracing-go"
 	"github.com/opentracing/opentracing-go/ext"
 	"github.com/opentracing/opentracing-go/mocktracer"
+	"github.com/uber/jaeger-client-go"
 )
 
 // onlySpan returns the single finished span of tracer, failing otherwise.
@@ -276,4 +277,91 @@ func TestTransport_NoopTracerReturnsBase(t *testing.T) {
 	if got := Transport(opentracing.NoopTracer{}, nil); got != http.DefaultTransport {
 		t.Errorf("Transport(NoopTracer, nil) = %T, want http.DefaultTransport", got)
 	}
+}
+
+// jaegerTracer returns a Jaeger tracer that keeps its reported spans in
+// memory and samples every trace or none.
+func jaegerTracer(t *testing.T, sample bool) (opentracing.Tracer, *jaeger.InMemoryReporter) {
+	t.Helper()
+	rep := jaeger.NewInMemoryReporter()
+	tracer, closer := jaeger.NewTracer("test", jaeger.NewConstSampler(sample), rep)
+	t.Cleanup(func() { closer.Close() })
+	return tracer, rep
+}
+
+// serveOnce sends req through Middleware(tracer) and returns the span the
+// handler saw.
+func serveOnce(tracer opentracing.Tracer, req *http.Request) opentracing.Span {
+	var inHandler opentracing.Span
+	r := chi.NewRouter()
+	r.Use(Middleware(tracer))
+	r.Post("/activities/{id}/seckill", func(w http.ResponseWriter, r *http.Request) {
+		inHandler = opentracing.SpanFromContext(r.Context())
+	})
+	r.ServeHTTP(httptest.NewRecorder(), req)
+	return inHandler
+}
+
+func TestMiddleware_Jaeger(t *testing.T) {
+	t.Run("UnsampledRequestsStillCarryATrace", func(t *testing.T) {
+		tracer, rep := jaegerTracer(t, false)
+		span := serveOnce(tracer, httptest.NewRequest(http.MethodPost, "/activities/1/seckill", nil))
+		if span == nil {
+			t.Fatal("the handler saw no span")
+		}
+		sc := span.Context().(jaeger.SpanContext)
+		if !sc.IsValid() || sc.IsSampled() {
+			t.Errorf("span context %v: want a valid, unsampled trace", sc)
+		}
+		if got := rep.SpansSubmitted(); got != 0 {
+			t.Errorf("%d spans reported, want 0", got)
+		}
+	})
+	t.Run("SampledRequestsAreReportedWithRouteAndTags", func(t *testing.T) {
+		tracer, rep := jaegerTracer(t, true)
+		serveOnce(tracer, httptest.NewRequest(http.MethodPost, "/activities/1/seckill", nil))
+		spans := rep.GetSpans()
+		if len(spans) != 1 {
+			t.Fatalf("%d spans reported, want 1", len(spans))
+		}
+		s := spans[0].(*jaeger.Span)
+		if got, want := s.OperationName(), "HTTP POST /activities/{id}/seckill"; got != want {
+			t.Errorf("OperationName = %q, want %q", got, want)
+		}
+		tags := s.Tags()
+		if got, want := tags["http.status_code"], any(uint16(200)); got != want {
+			t.Errorf("http.status_code = %v, want %v", got, want)
+		}
+		if got, want := tags["http.url"], any("/activities/1/seckill"); got != want {
+			t.Errorf("http.url = %v, want %v", got, want)
+		}
+	})
+	t.Run("JoinsACallersTrace", func(t *testing.T) {
+		caller, _ := jaegerTracer(t, true)
+		parent := caller.StartSpan("caller")
+		req := httptest.NewRequest(http.MethodPost, "/activities/1/seckill", nil)
+		if err := caller.Inject(parent.Context(), opentracing.HTTPHeaders, opentracing.HTTPHeadersCarrier(req.Header)); err != nil {
+			t.Fatal(err)
+		}
+		// The server never samples on its own: the caller's decision wins.
+		tracer, rep := jaegerTracer(t, false)
+		serveOnce(tracer, req)
+		spans := rep.GetSpans()
+		if len(spans) != 1 {
+			t.Fatalf("%d spans reported, want 1 (the caller sampled the trace)", len(spans))
+		}
+		got, want := spans[0].Context().(jaeger.SpanContext), parent.Context().(jaeger.SpanContext)
+		if got.TraceID() != want.TraceID() || got.ParentID() != want.SpanID() {
+			t.Errorf("server span %v, want a child of %v", got, want)
+		}
+	})
+	t.Run("ReadsBaggageAlone", func(t *testing.T) {
+		tracer, _ := jaegerTracer(t, false)
+		req := httptest.NewRequest(http.MethodPost, "/activities/1/seckill", nil)
+		req.Header.Set("Uberctx-Tenant", "shop-7")
+		span := serveOnce(tracer, req)
+		if got, want := span.BaggageItem("tenant"), "shop-7"; got != want {
+			t.Errorf("baggage tenant = %q, want %q", got, want)
+		}
+	})
 }
