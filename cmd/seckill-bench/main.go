@@ -54,7 +54,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		c.Progress = stderr
 	}
 	if driveOnly != "" {
-		l := bench.Drive(ctx, bench.NewClient(c.Conns), driveOnly, c.FirstUser, c.Users, c.Conns, c.Progress)
+		l, err := bench.Drive(ctx, driveOnly, c.FirstUser, c.Users, c.Conns, c.Progress)
+		if err != nil {
+			return err
+		}
 		return json.NewEncoder(stdout).Encode(l.Summarize())
 	}
 	r, err := bench.Run(ctx, c)

@@ -33,7 +33,9 @@ type Load struct {
 	Duration time.Duration
 }
 
-// NewClient returns an HTTP client with conns keep-alive connections.
+// NewClient returns the HTTP client of the set-up and verification calls,
+// with up to conns keep-alive connections; the load itself goes through
+// Drive's own connections.
 func NewClient(conns int) *http.Client {
 	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 		MaxIdleConns: conns, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns,
@@ -42,10 +44,19 @@ func NewClient(conns int) *http.Client {
 }
 
 // Drive sends two purchase requests for each of users user ids starting at
-// first, the second after the first's answer, with conns workers. progress,
-// when not nil, gets a line a second.
-func Drive(ctx context.Context, client *http.Client, url string, first int64, users, conns int, progress io.Writer) Load {
+// first, the second after the first's answer, with conns workers, each on
+// a keep-alive connection of its own. progress, when not nil, gets a line a
+// second.
+func Drive(ctx context.Context, url string, first int64, users, conns int, progress io.Writer) (Load, error) {
 	l := Load{Answers: make([][2]Answer, users), First: first}
+	posters := make([]*poster, conns)
+	for i := range posters {
+		p, err := newPoster(ctx, url)
+		if err != nil {
+			return Load{}, err
+		}
+		posters[i] = p
+	}
 	var next, done atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -67,10 +78,11 @@ func Drive(ctx context.Context, client *http.Client, url string, first int64, us
 			}
 		}()
 	}
-	for range conns {
+	for _, p := range posters {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer p.close()
 			var body []byte
 			var buf bytes.Buffer
 			for {
@@ -79,9 +91,9 @@ func Drive(ctx context.Context, client *http.Client, url string, first int64, us
 					return
 				}
 				user := first + i
-				body = append(append(append(body[:0], `{"user_id":`...), strconv.FormatInt(user, 10)...), '}')
+				body = append(strconv.AppendInt(append(body[:0], `{"user_id":`...), user, 10), '}')
 				for k := range 2 {
-					l.Answers[i][k] = buy(ctx, client, url, body, &buf)
+					l.Answers[i][k] = buy(p, body, &buf)
 					done.Add(1)
 				}
 			}
@@ -90,31 +102,23 @@ func Drive(ctx context.Context, client *http.Client, url string, first int64, us
 	wg.Wait()
 	close(stop)
 	l.Duration = time.Since(start)
-	return l
+	return l, nil
 }
 
-func buy(ctx context.Context, client *http.Client, url string, body []byte, buf *bytes.Buffer) Answer {
+func buy(p *poster, body []byte, buf *bytes.Buffer) Answer {
 	start := time.Now()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	code, err := p.post(body, buf)
+	a := Answer{Code: code, Latency: time.Since(start), Err: err}
 	if err != nil {
-		return Answer{Err: err}
+		return a
 	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return Answer{Err: err, Latency: time.Since(start)}
-	}
-	buf.Reset()
-	_, err = buf.ReadFrom(resp.Body)
-	resp.Body.Close()
-	a := Answer{Code: resp.StatusCode, Latency: time.Since(start), Err: err}
 	var env struct {
 		Data struct {
 			Status  string `json:"status"`
 			OrderID string `json:"order_id"`
 		} `json:"data"`
 	}
-	if err == nil && json.Unmarshal(buf.Bytes(), &env) == nil {
+	if json.Unmarshal(buf.Bytes(), &env) == nil {
 		a.Status, a.OrderID = env.Data.Status, env.Data.OrderID
 	}
 	return a

@@ -52,7 +52,10 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		cfg.ActivityID = id
 	}
 	url := fmt.Sprintf("%s/activities/%d/seckill", cfg.ActivityURL, cfg.ActivityID)
-	load := Drive(ctx, client, url, cfg.FirstUser, cfg.Users, cfg.Conns, cfg.Progress)
+	load, err := Drive(ctx, url, cfg.FirstUser, cfg.Users, cfg.Conns, cfg.Progress)
+	if err != nil {
+		return Report{}, err
+	}
 	r := Report{ActivityID: cfg.ActivityID, Users: cfg.Users, Stock: cfg.Stock, Conns: cfg.Conns, Duration: load.Duration,
 		Stats: load.Summarize()}
 	r.Checks = Verify(ctx, client, cfg, load)

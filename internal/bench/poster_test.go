@@ -1,0 +1,105 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync/atomic"
+	"testing"
+)
+
+// TestPoster_EveryFramingAndReconnects sends requests to a server that
+// answers with each framing HTTP/1.1 allows in turn (a Content-Length, a
+// chunked body, a closed connection) and once drops the connection without
+// an answer: every answer is read whole, the dropped one is an error, and
+// the poster reconnects after it.
+func TestPoster_EveryFramingAndReconnects(t *testing.T) {
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if r.Method != http.MethodPost || r.URL.Path != "/activities/1/seckill" || r.Header.Get("Content-Type") != "application/json" {
+			http.Error(w, "bad request line or headers", http.StatusBadRequest)
+			return
+		}
+		switch n.Add(1) % 4 {
+		case 1: // Content-Length
+			w.WriteHeader(http.StatusCreated)
+			_, _ = w.Write(body)
+		case 2: // chunked: flushed before the body is known
+			w.(http.Flusher).Flush()
+			_, _ = w.Write(body)
+		case 3: // the server closes the connection after answering
+			w.Header().Set("Connection", "close")
+			_, _ = w.Write(body)
+		case 0: // the connection breaks before any answer
+			c, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				_ = c.Close()
+			}
+		}
+	}))
+	defer srv.Close()
+
+	p, err := newPoster(context.Background(), srv.URL+"/activities/1/seckill")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.close()
+	var out bytes.Buffer
+	for i := range 12 {
+		body := []byte(`{"user_id":` + strconv.Itoa(i+1) + `}`)
+		code, err := p.post(body, &out)
+		if (i+1)%4 == 0 {
+			if err == nil {
+				t.Errorf("request %d: the connection broke, yet no error (status %d)", i, code)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		if want := map[int]int{0: 201}[i%4]; want != 0 && code != want {
+			t.Errorf("request %d: status %d, want %d", i, code, want)
+		}
+		if !bytes.Equal(out.Bytes(), body) {
+			t.Errorf("request %d: body %q, want %q", i, out.Bytes(), body)
+		}
+	}
+}
+
+func TestPoster_RefusesWhatItCannotSpeak(t *testing.T) {
+	for _, u := range []string{"https://127.0.0.1:1/x", "127.0.0.1:1/x", "http:///x", "://"} {
+		if _, err := newPoster(context.Background(), u); err == nil {
+			t.Errorf("newPoster(%q) = nil error", u)
+		}
+	}
+}
+
+func TestPoster_CancelledContextStopsAHungRequest(t *testing.T) {
+	arrived, hang := make(chan struct{}), make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(arrived)
+		<-hang
+	}))
+	defer srv.Close()
+	defer close(hang)
+	ctx, cancel := context.WithCancel(context.Background())
+	p, err := newPoster(ctx, srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.close()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := p.post([]byte(`{}`), &bytes.Buffer{})
+		errc <- err
+	}()
+	<-arrived // the request is on the wire, waiting for its answer
+	cancel()
+	if err := <-errc; err == nil {
+		t.Error("a request still hanging when its context ended returned no error")
+	}
+}
