@@ -171,6 +171,16 @@ func (s *Store) Snapshot(ctx context.Context, id int64) (seckill.Snapshot, error
 	}, nil
 }
 
+// winnersAmong reads which of the users $2 won activity $1, one primary-key
+// probe per user. The plain form, user_id = ANY($2), lets the planner scan
+// every winner of the activity instead, and during a sale it does: the
+// activity is new, so the statistics say it has almost no winners. Each
+// commit then read all the wins before it, a cost that grew with the sale.
+// LIMIT keeps the lateral subquery from being flattened into a join the
+// planner could turn into that same scan.
+const winnersAmong = `SELECT u.id, w.order_id FROM unnest($2::bigint[]) AS u(id)
+	CROSS JOIN LATERAL (SELECT order_id FROM activity.winners WHERE activity_id = $1 AND user_id = u.id LIMIT 1) w`
+
 // Commit implements seckill.Store: one transaction decides every claim.
 // Locking the activity row first serialises commits of one activity across
 // all instances; the winners read after the lock therefore sees every win
@@ -185,7 +195,7 @@ func (s *Store) Commit(ctx context.Context, id int64, claims []seckill.Claim) ([
 		}
 		b := &pgx.Batch{}
 		b.Queue(`SELECT remaining FROM activity.activities WHERE id = $1 FOR UPDATE`, id)
-		b.Queue(`SELECT user_id, order_id FROM activity.winners WHERE activity_id = $1 AND user_id = ANY($2)`, id, users)
+		b.Queue(winnersAmong, id, users)
 		br := tx.SendBatch(ctx, b)
 		if err := br.QueryRow().Scan(&remaining); err != nil {
 			br.Close()
@@ -271,7 +281,7 @@ func (s *Store) Resolve(ctx context.Context, id int64, users []int64) (map[int64
 	if users == nil {
 		rows, err = s.pool.Query(ctx, `SELECT user_id, order_id FROM activity.winners WHERE activity_id = $1`, id)
 	} else {
-		rows, err = s.pool.Query(ctx, `SELECT user_id, order_id FROM activity.winners WHERE activity_id = $1 AND user_id = ANY($2)`, id, users)
+		rows, err = s.pool.Query(ctx, winnersAmong, id, users)
 	}
 	if err != nil {
 		return nil, db.Map(err, "winners")
