@@ -37,6 +37,18 @@ const insertOrders = `INSERT INTO orders.orders (id, user_id, activity_id, produ
 	ON CONFLICT DO NOTHING
 	RETURNING id`
 
+// storedOrders reads the recorded orders that share an id or a (user,
+// activity) pair with the orders $1, $2, $3: two key probes per order. The
+// plain form, id = ANY($1) OR (user_id, activity_id) IN (…), cannot use
+// either index through the OR and read the whole table on every batch the
+// relay delivers.
+const storedOrders = `SELECT o.* FROM unnest($1::uuid[], $2::bigint[], $3::bigint[]) AS t(id, u, a)
+	CROSS JOIN LATERAL (
+		SELECT ` + orderColumns + ` FROM orders.orders WHERE id = t.id
+		UNION
+		SELECT ` + orderColumns + ` FROM orders.orders WHERE user_id = t.u AND activity_id = t.a
+	) o`
+
 // CreateBatch records orders in one transaction. An order already recorded
 // with the same content is "existing"; one that contradicts a recorded
 // order (same id with other content, or another order for the same user
@@ -63,9 +75,7 @@ func (s *Store) CreateBatch(ctx context.Context, in []CreateRequest) (BatchResul
 		for _, id := range created {
 			fresh[id] = true
 		}
-		const q = `SELECT ` + orderColumns + ` FROM orders.orders
-			WHERE id = ANY($1) OR (user_id, activity_id) IN (SELECT * FROM unnest($2::bigint[], $3::bigint[]))`
-		rows, err = tx.Query(ctx, q, ids, users, acts)
+		rows, err = tx.Query(ctx, storedOrders, ids, users, acts)
 		if err != nil {
 			return db.Map(err, "orders")
 		}
