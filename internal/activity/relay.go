@@ -30,6 +30,11 @@ func newRelay(store *Store, orders orderClient, batch int, idle time.Duration, t
 	return &relay{store: store, orders: orders, batch: batch, idle: idle, wake: make(chan struct{}, 1), log: slog.Default(), tracer: tracer}
 }
 
+// gatherWins is how long a woken relay waits for more wins before it
+// delivers: a sale's orders reach the order service a little later, in a
+// few large batches instead of one per commit.
+const gatherWins = 50 * time.Millisecond
+
 // notify wakes the relay; the seckill engine calls it after a commit with wins.
 func (r *relay) notify() {
 	select {
@@ -65,14 +70,18 @@ func (r *relay) run(ctx context.Context) error {
 			r.flush()
 			return nil
 		case <-r.wake:
-			if backoff > 0 {
-				// Keep backing off while the order service is failing.
-				select {
-				case <-t.C:
-				case <-ctx.Done():
-					r.flush()
-					return nil
-				}
+			if backoff == 0 {
+				// A sale commits a batch of wins every few milliseconds:
+				// let them gather into one delivery rather than chase
+				// each one, which would take CPU from the sale itself.
+				t.Reset(gatherWins)
+			}
+			// Else keep backing off while the order service is failing.
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				r.flush()
+				return nil
 			}
 		case <-t.C:
 		}
