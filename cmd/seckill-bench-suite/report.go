@@ -14,6 +14,7 @@ type result struct {
 	base    []level
 	ceiling bench.Stats
 	main    bench.Report
+	paced   bench.Report
 	rss     int64
 	big     *bench.Report
 	bigRSS  int64
@@ -50,12 +51,20 @@ func (r result) table() string {
 	fmt.Fprintf(&b, "| seckill, wins/s | %.0f | | |\n", s.WinsPerSec)
 	fmt.Fprintf(&b, "| seckill / database | %.1fx | >= 10x | %s |\n", vsDB, verdict(vsDB >= 10))
 	fmt.Fprintf(&b, "| seckill / ceiling | %.0f%% | >= 50%% | %s |\n", 100*vsCeiling, verdict(vsCeiling >= 0.5))
-	fmt.Fprintf(&b, "| p99 of won answers | %s | <= 25ms | %s |\n", ms(s.Won.P99), verdict(s.Won.P99 <= 25*time.Millisecond))
-	fmt.Fprintf(&b, "| p99 of other answers | %s | <= 5ms | %s |\n", ms(s.Other.P99), verdict(s.Other.P99 <= 5*time.Millisecond))
-	fmt.Fprintf(&b, "| latency of won answers | %s | | |\n", s.Won)
-	fmt.Fprintf(&b, "| latency of other answers | %s | | |\n", s.Other)
+	fmt.Fprintf(&b, "| p99 of won answers, full speed | %s | <= 25ms | %s |\n", ms(s.Won.P99), verdict(s.Won.P99 <= 25*time.Millisecond))
+	fmt.Fprintf(&b, "| p99 of other answers, full speed | %s | <= 5ms | %s |\n", ms(s.Other.P99), verdict(s.Other.P99 <= 5*time.Millisecond))
+	fmt.Fprintf(&b, "| p99 of the bare handler's answers, full speed (no server does better here) | %s | | |\n", ms(r.ceiling.Other.P99))
+	fmt.Fprintf(&b, "| latency of won answers, full speed | %s | | |\n", s.Won)
+	fmt.Fprintf(&b, "| latency of other answers, full speed | %s | | |\n", s.Other)
+	p := r.paced.Stats
+	fmt.Fprintf(&b, "| paced to 10x the database (%.0f requests/s): achieved requests/s | %.0f | | |\n", r.paced.Rate, p.RPS)
+	fmt.Fprintf(&b, "| p99 of won answers, paced | %s | <= 25ms | %s |\n", ms(p.Won.P99), verdict(p.Won.P99 <= 25*time.Millisecond))
+	fmt.Fprintf(&b, "| p99 of other answers, paced | %s | <= 5ms | %s |\n", ms(p.Other.P99), verdict(p.Other.P99 <= 5*time.Millisecond))
+	fmt.Fprintf(&b, "| latency of won answers, paced | %s | | |\n", p.Won)
+	fmt.Fprintf(&b, "| latency of other answers, paced | %s | | |\n", p.Other)
 	fmt.Fprintf(&b, "| activity service peak RSS | %.0f MB | | |\n", float64(r.rss)/1e6)
-	fmt.Fprintf(&b, "| verification (wins == stock, pairs, stats, orders) | %s | all pass | %s |\n", passFail(r.main.OK), verdict(r.main.OK))
+	fmt.Fprintf(&b, "| verification (wins == stock, pairs, stats, orders), both runs | %s | all pass | %s |\n",
+		passFail(r.main.OK && r.paced.OK), verdict(r.main.OK && r.paced.OK))
 	if r.big != nil {
 		fmt.Fprintf(&b, "| activity peak RSS, %d users, stock %d | %.0f MB | <= 150 MB | %s |\n", r.big.Users, r.big.Stock,
 			float64(r.bigRSS)/1e6, verdict(r.bigRSS <= 150_000_000))
@@ -81,7 +90,11 @@ func (r result) markdown(table string) string {
 	b.WriteString("conditionally decrement the stock), one win per transaction, straight at PostgreSQL with fsync on. ")
 	b.WriteString("The ceiling is a bare Go handler answering a small JSON body, loaded by the same client. ")
 	b.WriteString("Every seckill run is verified: exactly stock winners, each winner's repeat answered already_won with the same ")
-	b.WriteString("order id, everyone else sold_out, the activity's stats, and one order per winner in the order service.\n\n")
+	b.WriteString("order id, everyone else sold_out, the activity's stats, and one order per winner in the order service. ")
+	b.WriteString("Full speed: each connection sends its next request as soon as its answer is in, so by Little's law the mean ")
+	b.WriteString("latency is connections / throughput, whatever the server. Paced: the same sale on a fresh activity process at ")
+	b.WriteString("10x the database's best rate; a request sent late because its connection was still waiting counts from when ")
+	b.WriteString("it was due.\n\n")
 	b.WriteString("Database baseline by connections:\n\n| connections | committed tx/s |\n|---|---|\n")
 	for _, l := range r.base {
 		fmt.Fprintf(&b, "| %d | %.0f |\n", l.conns, l.tps)

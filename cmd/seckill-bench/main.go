@@ -40,6 +40,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.Users, "users", 0, "distinct users (default 100 x stock)")
 	fs.Int64Var(&c.FirstUser, "first-user", 1, "first user id, so runs against one activity can use fresh users")
 	fs.IntVar(&c.Conns, "conns", 64, "keep-alive connections")
+	fs.Float64Var(&c.Rate, "rate", 0, "requests a second to pace the crowd to; 0 sends as fast as answers come back")
 	fs.DurationVar(&c.RelayDeadline, "relay-deadline", 60*time.Second, "how long to wait for every win to become an order")
 	fs.BoolVar(&asJSON, "json", false, "print a machine-readable summary on stdout")
 	fs.BoolVar(&progress, "progress", true, "print progress on stderr every second")
@@ -54,7 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		c.Progress = stderr
 	}
 	if driveOnly != "" {
-		l, err := bench.Drive(ctx, driveOnly, c.FirstUser, c.Users, c.Conns, c.Progress)
+		l, err := bench.Drive(ctx, driveOnly, c.Crowd)
 		if err != nil {
 			return err
 		}

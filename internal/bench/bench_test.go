@@ -83,7 +83,7 @@ func runFake(t *testing.T, f *fakeSale) Report {
 	srv := httptest.NewServer(f)
 	defer srv.Close()
 	r, err := Run(context.Background(), Config{ActivityURL: srv.URL, ProductURL: srv.URL, OrderURL: srv.URL, ActivityID: 1,
-		Stock: f.stock, Users: 2000, FirstUser: 1, Conns: 16, RelayDeadline: 300 * time.Millisecond})
+		Stock: f.stock, RelayDeadline: 300 * time.Millisecond, Crowd: Crowd{Users: 2000, FirstUser: 1, Conns: 16}})
 	if err != nil {
 		t.Fatal(err)
 	}

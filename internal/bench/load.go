@@ -43,13 +43,25 @@ func NewClient(conns int) *http.Client {
 	}}
 }
 
-// Drive sends two purchase requests for each of users user ids starting at
-// first, the second after the first's answer, with conns workers, each on
-// a keep-alive connection of its own. progress, when not nil, gets a line a
-// second.
-func Drive(ctx context.Context, url string, first int64, users, conns int, progress io.Writer) (Load, error) {
-	l := Load{Answers: make([][2]Answer, users), First: first}
-	posters := make([]*poster, conns)
+// Crowd is who buys and how hard they push.
+type Crowd struct {
+	FirstUser int64 // the first user id; users are FirstUser, FirstUser+1, …
+	Users     int
+	Conns     int // workers, each on a keep-alive connection of its own
+	// Rate, when positive, paces the crowd to that many requests a second.
+	// A request sent late because its worker was still waiting for an
+	// earlier answer has its latency counted from when it was due, so a
+	// server that falls behind is charged for the queue it caused. Zero
+	// sends each request as soon as the worker's previous answer is in.
+	Rate     float64
+	Progress io.Writer // a line a second when not nil
+}
+
+// Drive sends two purchase requests for each user of the crowd, the second
+// after the first's answer, and records every answer.
+func Drive(ctx context.Context, url string, c Crowd) (Load, error) {
+	l := Load{Answers: make([][2]Answer, c.Users), First: c.FirstUser}
+	posters := make([]*poster, c.Conns)
 	for i := range posters {
 		p, err := newPoster(ctx, url)
 		if err != nil {
@@ -57,11 +69,11 @@ func Drive(ctx context.Context, url string, first int64, users, conns int, progr
 		}
 		posters[i] = p
 	}
-	var next, done atomic.Int64
+	var next, sent, done atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
 	stop := make(chan struct{})
-	if progress != nil {
+	if c.Progress != nil {
 		go func() {
 			t := time.NewTicker(time.Second)
 			defer t.Stop()
@@ -72,11 +84,25 @@ func Drive(ctx context.Context, url string, first int64, users, conns int, progr
 					return
 				case <-t.C:
 					n := done.Load()
-					fmt.Fprintf(progress, "  %8d requests  %8.0f req/s\n", n, float64(n-last))
+					fmt.Fprintf(c.Progress, "  %8d requests  %8.0f req/s\n", n, float64(n-last))
 					last = n
 				}
 			}
 		}()
+	}
+	// due returns when the next request should go out and when its latency
+	// starts to count.
+	due := func() time.Time {
+		now := time.Now()
+		if c.Rate <= 0 {
+			return now
+		}
+		at := start.Add(time.Duration(float64(sent.Add(1)-1) / c.Rate * float64(time.Second)))
+		if wait := at.Sub(now); wait > 0 {
+			time.Sleep(wait) // a load generator's pacing, not a test waiting for a condition
+			return time.Now()
+		}
+		return at
 	}
 	for _, p := range posters {
 		wg.Add(1)
@@ -87,13 +113,13 @@ func Drive(ctx context.Context, url string, first int64, users, conns int, progr
 			var buf bytes.Buffer
 			for {
 				i := next.Add(1) - 1
-				if i >= int64(users) || ctx.Err() != nil {
+				if i >= int64(c.Users) || ctx.Err() != nil {
 					return
 				}
-				user := first + i
+				user := c.FirstUser + i
 				body = append(strconv.AppendInt(append(body[:0], `{"user_id":`...), user, 10), '}')
 				for k := range 2 {
-					l.Answers[i][k] = buy(p, body, &buf)
+					l.Answers[i][k] = buy(p, body, &buf, due())
 					done.Add(1)
 				}
 			}
@@ -105,8 +131,8 @@ func Drive(ctx context.Context, url string, first int64, users, conns int, progr
 	return l, nil
 }
 
-func buy(p *poster, body []byte, buf *bytes.Buffer) Answer {
-	start := time.Now()
+// buy sends one purchase request; its latency counts from start.
+func buy(p *poster, body []byte, buf *bytes.Buffer, start time.Time) Answer {
 	code, err := p.post(body, buf)
 	a := Answer{Code: code, Latency: time.Since(start), Err: err}
 	if err != nil {

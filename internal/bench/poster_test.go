@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestPoster_EveryFramingAndReconnects sends requests to a server that
@@ -101,5 +102,27 @@ func TestPoster_CancelledContextStopsAHungRequest(t *testing.T) {
 	cancel()
 	if err := <-errc; err == nil {
 		t.Error("a request still hanging when its context ended returned no error")
+	}
+}
+
+// TestDrive_PacesTheCrowd checks that a paced crowd sends no request before
+// it is due: 200 requests at 2000 a second cannot take less than the time
+// the last one is due at, however fast the server answers.
+func TestDrive_PacesTheCrowd(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{"code":0,"message":"ok","data":{"won":false,"status":"sold_out"}}`))
+	}))
+	defer srv.Close()
+	const rate, users = 2000.0, 100
+	l, err := Drive(context.Background(), srv.URL, Crowd{FirstUser: 1, Users: users, Conns: 8, Rate: rate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if min := time.Duration(float64(2*users-1) / rate * float64(time.Second)); l.Duration < min {
+		t.Errorf("200 requests paced to %.0f/s took %v, less than the %v the last was due at", rate, l.Duration, min)
+	}
+	s := l.Summarize()
+	if s.Requests != 2*users || s.ByStatus["sold_out"] != 2*users {
+		t.Errorf("answers %v, want %d sold_out", s.ByStatus, 2*users)
 	}
 }

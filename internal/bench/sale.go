@@ -15,11 +15,8 @@ type Config struct {
 	ActivityURL, ProductURL, OrderURL string
 	ActivityID                        int64 // 0: create a product and an activity
 	Stock                             int
-	Users                             int
-	FirstUser                         int64
-	Conns                             int
 	RelayDeadline                     time.Duration
-	Progress                          io.Writer // nil: quiet
+	Crowd
 }
 
 // Check is one verified promise.
@@ -35,6 +32,7 @@ type Report struct {
 	Users      int           `json:"users"`
 	Stock      int           `json:"stock"`
 	Conns      int           `json:"conns"`
+	Rate       float64       `json:"rate,omitempty"` // requests/s the crowd was paced to; 0: unpaced
 	Duration   time.Duration `json:"duration_ns"`
 	Stats      Stats         `json:"stats"`
 	Checks     []Check       `json:"checks"`
@@ -52,11 +50,11 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		cfg.ActivityID = id
 	}
 	url := fmt.Sprintf("%s/activities/%d/seckill", cfg.ActivityURL, cfg.ActivityID)
-	load, err := Drive(ctx, url, cfg.FirstUser, cfg.Users, cfg.Conns, cfg.Progress)
+	load, err := Drive(ctx, url, cfg.Crowd)
 	if err != nil {
 		return Report{}, err
 	}
-	r := Report{ActivityID: cfg.ActivityID, Users: cfg.Users, Stock: cfg.Stock, Conns: cfg.Conns, Duration: load.Duration,
+	r := Report{ActivityID: cfg.ActivityID, Users: cfg.Users, Stock: cfg.Stock, Conns: cfg.Conns, Rate: cfg.Rate, Duration: load.Duration,
 		Stats: load.Summarize()}
 	r.Checks = Verify(ctx, client, cfg, load)
 	r.OK = true
@@ -221,7 +219,11 @@ func call(ctx context.Context, client *http.Client, method, url string, in, out 
 // Print writes a human-readable report.
 func (r Report) Print(w io.Writer) {
 	s := r.Stats
-	fmt.Fprintf(w, "activity %d: %d users x 2 requests, stock %d, %d connections, %.2fs\n", r.ActivityID, r.Users, r.Stock, r.Conns, r.Duration.Seconds())
+	fmt.Fprintf(w, "activity %d: %d users x 2 requests, stock %d, %d connections, %.2fs", r.ActivityID, r.Users, r.Stock, r.Conns, r.Duration.Seconds())
+	if r.Rate > 0 {
+		fmt.Fprintf(w, ", paced to %.0f requests/s", r.Rate)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  %.0f requests/s, %.0f wins/s; answers %v\n", s.RPS, s.WinsPerSec, s.ByStatus)
 	fmt.Fprintf(w, "  latency won:   %s\n  latency other: %s\n", s.Won, s.Other)
 	for _, c := range r.Checks {
