@@ -8,7 +8,9 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/seckill/seckill/internal/platform/errs"
 	"github.com/seckill/seckill/internal/platform/pgtest"
 	"github.com/seckill/seckill/internal/seckill"
 )
@@ -67,4 +69,72 @@ func TestStore_CommitProbesOnlyItsOwnUsers(t *testing.T) {
 	if len(got) != 3 || got[1] == uuid.Nil || got[128] == uuid.Nil || got[39_128] == uuid.Nil {
 		t.Errorf("Resolve = %v, want users 1, 128 and 39128", fmt.Sprint(got))
 	}
+}
+
+// TestStore_CommitLeavesNoTransactionBehind drives Commit into each of its
+// failures on a pool of one connection: every later commit gets that same
+// connection, so a transaction left open by a failure would show at once.
+func TestStore_CommitLeavesNoTransactionBehind(t *testing.T) {
+	ctx := context.Background()
+	_, url := pgtest.NewPool(t)
+	pool, err := pgxpool.New(ctx, url+"&pool_max_conns=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var id int64
+	err = pool.QueryRow(ctx, `INSERT INTO activity.activities (name, product_id, price, stock, remaining, start_time, end_time)
+		VALUES ('one conn', 1, 1, 3, 3, now(), now() + interval '1 hour') RETURNING id`).Scan(&id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewStore(pool)
+	claim := func(user int64) seckill.Claim { return seckill.Claim{UserID: user, OrderID: uuid.New()} }
+
+	t.Run("UnknownActivity", func(t *testing.T) {
+		_, _, err := s.Commit(ctx, id+1000, []seckill.Claim{claim(1)})
+		if got, want := errs.CodeOf(err), errs.NotFound; got != want {
+			t.Errorf("code %v, want %v (err %v)", got, want, err)
+		}
+	})
+	t.Run("RefusedInsertWritesNothing", func(t *testing.T) {
+		// user_id must be positive: the insert fails inside the closing
+		// batch, after the stock update in the same statement.
+		_, _, err := s.Commit(ctx, id, []seckill.Claim{claim(7), claim(-1)})
+		if err == nil {
+			t.Fatal("a claim the table refuses committed")
+		}
+		var remaining, winners int64
+		if err := pool.QueryRow(ctx, `SELECT remaining, (SELECT count(*) FROM activity.winners WHERE activity_id = $1)
+			FROM activity.activities WHERE id = $1`, id).Scan(&remaining, &winners); err != nil {
+			t.Fatal(err)
+		}
+		if remaining != 3 || winners != 0 {
+			t.Errorf("after a failed commit: remaining %d, winners %d; want 3 and 0", remaining, winners)
+		}
+	})
+	t.Run("LaterCommitsDecideAsUsual", func(t *testing.T) {
+		outs, remaining, err := s.Commit(ctx, id, []seckill.Claim{claim(1), claim(2), claim(1), claim(3), claim(4)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []seckill.Status
+		for _, o := range outs {
+			got = append(got, o.Status)
+		}
+		want := []seckill.Status{seckill.Won, seckill.Won, seckill.AlreadyWon, seckill.Won, seckill.SoldOut}
+		if fmt.Sprint(got) != fmt.Sprint(want) || remaining != 0 {
+			t.Errorf("outcomes %v remaining %d, want %v and 0", got, remaining, want)
+		}
+		if outs[2].OrderID != outs[0].OrderID {
+			t.Errorf("user 1's repeat in the batch got order %v, want %v", outs[2].OrderID, outs[0].OrderID)
+		}
+		outs, remaining, err = s.Commit(ctx, id, []seckill.Claim{claim(2), claim(5)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if outs[0].Status != seckill.AlreadyWon || outs[1].Status != seckill.SoldOut || remaining != 0 {
+			t.Errorf("after the sale: %v remaining %d", outs, remaining)
+		}
+	})
 }
