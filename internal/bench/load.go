@@ -61,10 +61,19 @@ type Crowd struct {
 // after the first's answer, and records every answer.
 func Drive(ctx context.Context, url string, c Crowd) (Load, error) {
 	l := Load{Answers: make([][2]Answer, c.Users), First: c.FirstUser}
+	// Connections are opened before the clock starts: a paced crowd
+	// whose first requests waited for 64 handshakes would be behind its
+	// schedule from the start, and charge the server for it.
 	posters := make([]*poster, c.Conns)
 	for i := range posters {
 		p, err := newPoster(ctx, url)
+		if err == nil {
+			err = p.dial()
+		}
 		if err != nil {
+			for _, q := range posters[:i] {
+				q.close()
+			}
 			return Load{}, err
 		}
 		posters[i] = p
