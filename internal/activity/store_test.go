@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/seckill/seckill/internal/platform/errs"
@@ -48,15 +47,8 @@ func TestStore_CommitProbesOnlyItsOwnUsers(t *testing.T) {
 	for i := range users {
 		users[i] = int64(1_000_000 + i)
 	}
-	rows, err := pool.Query(ctx, `EXPLAIN (ANALYZE, COSTS OFF) `+winnersAmong, id, users)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan := strings.Join(lines, "\n")
+	rows, err := pool.Query(ctx, pgtest.Explain+winnersAmong, id, users)
+	plan := pgtest.PlanText(t, rows, err)
 	if strings.Contains(plan, "Rows Removed by Filter") || !strings.Contains(plan, "user_id = u.id") {
 		t.Errorf("reading 64 users of an activity with 5120 winners walks the winners:\n%s", plan)
 	}

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/seckill/seckill/internal/platform/money"
 	"github.com/seckill/seckill/internal/platform/pgtest"
@@ -33,15 +32,8 @@ func TestStore_BatchReadsOnlyItsOwnOrders(t *testing.T) {
 		t.Fatal(err)
 	}
 	ids := []uuid.UUID{uuid.New(), uuid.New()}
-	rows, err := pool.Query(ctx, `EXPLAIN (ANALYZE, COSTS OFF) `+storedOrders, ids, []int64{1, 2}, []int64{1, 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan := strings.Join(lines, "\n")
+	rows, err := pool.Query(ctx, pgtest.Explain+storedOrders, ids, []int64{1, 2}, []int64{1, 1})
+	plan := pgtest.PlanText(t, rows, err)
 	if strings.Contains(plan, "Seq Scan") || strings.Contains(plan, "Rows Removed by Filter") {
 		t.Errorf("reading 2 orders among 5000 walks the table:\n%s", plan)
 	}

@@ -183,3 +183,21 @@ func randomSuffix() string {
 	_, _ = rand.Read(b[:])
 	return strings.ToLower(hex.EncodeToString(b[:]))
 }
+
+// Explain prefixes a statement to run it under EXPLAIN ANALYZE.
+const Explain = `EXPLAIN (ANALYZE, COSTS OFF) `
+
+// PlanText collects the rows of an EXPLAIN into the plan's text, for tests
+// that hold a statement to a shape (key probes, not scans). The statement
+// stays at the call site, constant.
+func PlanText(t testing.TB, rows pgx.Rows, err error) string {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("explain: %v", err)
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatalf("explain: %v", err)
+	}
+	return strings.Join(lines, "\n")
+}

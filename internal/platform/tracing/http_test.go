@@ -29,6 +29,19 @@ func ctxOf(s *mocktracer.MockSpan) mocktracer.MockSpanContext {
 	return s.Context().(mocktracer.MockSpanContext)
 }
 
+// serveOnce sends req through Middleware(tracer) to a handler on pattern
+// and returns the span the handler saw.
+func serveOnce(tracer opentracing.Tracer, pattern string, req *http.Request) opentracing.Span {
+	var inHandler opentracing.Span
+	r := chi.NewRouter()
+	r.Use(Middleware(tracer))
+	r.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		inHandler = opentracing.SpanFromContext(r.Context())
+	})
+	r.ServeHTTP(httptest.NewRecorder(), req)
+	return inHandler
+}
+
 func TestMiddleware_JoinsIncomingTrace(t *testing.T) {
 	tracer := mocktracer.New()
 	caller := tracer.StartSpan("caller")
@@ -37,13 +50,7 @@ func TestMiddleware_JoinsIncomingTrace(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var inHandler opentracing.Span
-	r := chi.NewRouter()
-	r.Use(Middleware(tracer))
-	r.Get("/products/{id}", func(w http.ResponseWriter, r *http.Request) {
-		inHandler = opentracing.SpanFromContext(r.Context())
-	})
-	r.ServeHTTP(httptest.NewRecorder(), req)
+	inHandler := serveOnce(tracer, "/products/{id}", req)
 
 	server := onlySpan(t, tracer)
 	if got, want := server.ParentID, ctxOf(caller.(*mocktracer.MockSpan)).SpanID; got != want {
@@ -289,23 +296,12 @@ func jaegerTracer(t *testing.T, sample bool) (opentracing.Tracer, *jaeger.InMemo
 	return tracer, rep
 }
 
-// serveOnce sends req through Middleware(tracer) and returns the span the
-// handler saw.
-func serveOnce(tracer opentracing.Tracer, req *http.Request) opentracing.Span {
-	var inHandler opentracing.Span
-	r := chi.NewRouter()
-	r.Use(Middleware(tracer))
-	r.Post("/activities/{id}/seckill", func(w http.ResponseWriter, r *http.Request) {
-		inHandler = opentracing.SpanFromContext(r.Context())
-	})
-	r.ServeHTTP(httptest.NewRecorder(), req)
-	return inHandler
-}
+const seckillRoute = "/activities/{id}/seckill"
 
 func TestMiddleware_Jaeger(t *testing.T) {
 	t.Run("UnsampledRequestsStillCarryATrace", func(t *testing.T) {
 		tracer, rep := jaegerTracer(t, false)
-		span := serveOnce(tracer, httptest.NewRequest(http.MethodPost, "/activities/1/seckill", nil))
+		span := serveOnce(tracer, seckillRoute, httptest.NewRequest(http.MethodPost, "/activities/1/seckill", nil))
 		if span == nil {
 			t.Fatal("the handler saw no span")
 		}
@@ -319,7 +315,7 @@ func TestMiddleware_Jaeger(t *testing.T) {
 	})
 	t.Run("SampledRequestsAreReportedWithRouteAndTags", func(t *testing.T) {
 		tracer, rep := jaegerTracer(t, true)
-		serveOnce(tracer, httptest.NewRequest(http.MethodPost, "/activities/1/seckill", nil))
+		serveOnce(tracer, seckillRoute, httptest.NewRequest(http.MethodPost, "/activities/1/seckill", nil))
 		spans := rep.GetSpans()
 		if len(spans) != 1 {
 			t.Fatalf("%d spans reported, want 1", len(spans))
@@ -345,7 +341,7 @@ func TestMiddleware_Jaeger(t *testing.T) {
 		}
 		// The server never samples on its own: the caller's decision wins.
 		tracer, rep := jaegerTracer(t, false)
-		serveOnce(tracer, req)
+		serveOnce(tracer, seckillRoute, req)
 		spans := rep.GetSpans()
 		if len(spans) != 1 {
 			t.Fatalf("%d spans reported, want 1 (the caller sampled the trace)", len(spans))
@@ -359,7 +355,7 @@ func TestMiddleware_Jaeger(t *testing.T) {
 		tracer, _ := jaegerTracer(t, false)
 		req := httptest.NewRequest(http.MethodPost, "/activities/1/seckill", nil)
 		req.Header.Set("Uberctx-Tenant", "shop-7")
-		span := serveOnce(tracer, req)
+		span := serveOnce(tracer, seckillRoute, req)
 		if got, want := span.BaggageItem("tenant"), "shop-7"; got != want {
 			t.Errorf("baggage tenant = %q, want %q", got, want)
 		}
