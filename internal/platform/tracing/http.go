@@ -38,7 +38,14 @@ func Middleware(tracer opentracing.Tracer) func(http.Handler) http.Handler {
 				// request starts a trace.
 				parent, _ = tracer.Extract(opentracing.HTTPHeaders, opentracing.HTTPHeadersCarrier(r.Header))
 			}
-			span := tracer.StartSpan(operation(r.Method), ext.RPCServerOption(parent))
+			var span opentracing.Span
+			if parent != nil {
+				span = tracer.StartSpan(operation(r.Method), ext.RPCServerOption(parent))
+			} else {
+				// A root span's kind is only a tag; it is set below if
+				// the span is recorded, sparing a map per request.
+				span = tracer.StartSpan(operation(r.Method))
+			}
 			r, rctx := httpx.WithRouteContext(r, next)
 			r = r.WithContext(opentracing.ContextWithSpan(r.Context(), span))
 			if !recording(span) {
@@ -49,6 +56,7 @@ func Middleware(tracer opentracing.Tracer) func(http.Handler) http.Handler {
 				next.ServeHTTP(w, r)
 				return
 			}
+			ext.SpanKindRPCServer.Set(span)
 			ext.HTTPMethod.Set(span, r.Method)
 			ext.HTTPUrl.Set(span, r.URL.String())
 			rec := httpx.Recorder(w)
