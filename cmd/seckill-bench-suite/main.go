@@ -118,27 +118,36 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fmt.Fprintf(stdout, "  %.0f requests/s\n", ceiling.RPS)
 
 	fmt.Fprintln(stdout, "== 3. the real stack under seckill-bench (tracing at its default sampler)")
-	main, rss, err := stackRun(ctx, o, dbURL, tmp, o.users, o.stock, 0, stdout, stderr)
+	main, rss, err := stackRun(ctx, o, dbURL, tmp, sale{users: o.users, stock: o.stock}, stdout, stderr)
 	if err != nil {
 		return err
 	}
 	main.Print(stdout)
 	res := result{cores: runtime.NumCPU(), base: base, ceiling: ceiling, main: main, rss: rss, o: o}
 
+	fmt.Fprintln(stdout, "== 4. the full-speed sale again with tracing off, for what tracing costs")
+	untraced, _, err := stackRun(ctx, o, dbURL, tmp, sale{users: o.users, stock: o.stock, env: []string{"JAEGER_DISABLED=true"}}, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	untraced.Print(stdout)
+	res.untraced = untraced
+
 	// At full speed every request waits behind the other connections' (by
 	// Little's law the mean latency is connections / throughput), so the
 	// latency a buyer sees is measured again at the rate the goal asks for.
 	goal := 10 * res.bestBase().tps
-	fmt.Fprintf(stdout, "== 4. the same sale paced to the goal, 10x the database: %.0f requests/s\n", goal)
-	paced, _, err := stackRun(ctx, o, dbURL, tmp, o.users, o.stock, goal, stdout, stderr)
+	fmt.Fprintf(stdout, "== 5. the same sale paced to the goal, 10x the database: %.0f requests/s\n", goal)
+	paced, _, err := stackRun(ctx, o, dbURL, tmp, sale{users: o.users, stock: o.stock, rate: goal}, stdout, stderr)
 	if err != nil {
 		return err
 	}
 	paced.Print(stdout)
 	res.paced = paced
+
 	if o.big {
-		fmt.Fprintf(stdout, "== 5. memory: %d users, stock %d, on a fresh activity process\n", o.bigUsers, o.bigStock)
-		big, bigRSS, err := stackRun(ctx, o, dbURL, tmp, o.bigUsers, o.bigStock, 0, stdout, stderr)
+		fmt.Fprintf(stdout, "== 6. memory: %d users, stock %d, on a fresh activity process\n", o.bigUsers, o.bigStock)
+		big, bigRSS, err := stackRun(ctx, o, dbURL, tmp, sale{users: o.bigUsers, stock: o.bigStock}, stdout, stderr)
 		if err != nil {
 			return err
 		}
@@ -152,7 +161,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	fmt.Fprintf(stdout, "\nwritten to %s\n", o.out)
-	if !main.OK || !paced.OK || (res.big != nil && !res.big.OK) {
+	if !main.OK || !paced.OK || !untraced.OK || (res.big != nil && !res.big.OK) {
 		return fmt.Errorf("verification failed")
 	}
 	return nil
@@ -269,10 +278,17 @@ func runBench(ctx context.Context, o options, out any, args ...string) error {
 	return nil
 }
 
+// sale is one run of the real stack: its crowd, its pace (requests/s; 0:
+// full speed) and any extra environment for the services.
+type sale struct {
+	users, stock int
+	rate         float64
+	env          []string
+}
+
 // stackRun starts the three services on the cluster, runs seckill-bench
-// against them (paced to rate requests/s when it is positive), and returns
-// its report and the activity process's peak RSS.
-func stackRun(ctx context.Context, o options, dbURL, tmp string, users, stock int, rate float64, stdout, stderr io.Writer) (bench.Report, int64, error) {
+// against them, and returns its report and the activity process's peak RSS.
+func stackRun(ctx context.Context, o options, dbURL, tmp string, s sale, stdout, stderr io.Writer) (bench.Report, int64, error) {
 	ports := map[string]int{}
 	for _, name := range []string{"product", "order", "activity"} {
 		p, err := pgserver.FreePort()
@@ -300,6 +316,7 @@ func stackRun(ctx context.Context, o options, dbURL, tmp string, users, stock in
 		cmd := exec.CommandContext(ctx, filepath.Join(o.bin, name))
 		cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, fmt.Sprintf("HTTP_ADDR=127.0.0.1:%d", ports[name]),
 			"PRODUCT_SERVICE_URL="+url("product"), "ORDER_SERVICE_URL="+url("order"), "ACCESS_LOG=false", "LOG_LEVEL=warn")
+		cmd.Env = append(cmd.Env, s.env...)
 		logf, err := os.Create(filepath.Join(tmp, name+".log"))
 		if err != nil {
 			return bench.Report{}, 0, err
@@ -320,8 +337,8 @@ func stackRun(ctx context.Context, o options, dbURL, tmp string, users, stock in
 	}
 	var r bench.Report
 	err := runBench(ctx, o, &r, "-activity", url("activity"), "-product", url("product"), "-order", url("order"),
-		"-stock", strconv.Itoa(stock), "-users", strconv.Itoa(users), "-conns", strconv.Itoa(o.conns),
-		"-relay-deadline", "2m", "-rate", strconv.FormatFloat(rate, 'f', 0, 64), "-json")
+		"-stock", strconv.Itoa(s.stock), "-users", strconv.Itoa(s.users), "-conns", strconv.Itoa(o.conns),
+		"-relay-deadline", "2m", "-rate", strconv.FormatFloat(s.rate, 'f', 0, 64), "-json")
 	if err != nil {
 		return bench.Report{}, 0, err
 	}

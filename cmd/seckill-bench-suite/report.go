@@ -15,10 +15,12 @@ type result struct {
 	ceiling bench.Stats
 	main    bench.Report
 	paced   bench.Report
-	rss     int64
-	big     *bench.Report
-	bigRSS  int64
-	o       options
+	// untraced is the full-speed sale with tracing off.
+	untraced bench.Report
+	rss      int64
+	big      *bench.Report
+	bigRSS   int64
+	o        options
 }
 
 func (r result) bestBase() level {
@@ -56,6 +58,9 @@ func (r result) table() string {
 	fmt.Fprintf(&b, "| p99 of the bare handler's answers, full speed (no server does better here) | %s | | |\n", ms(r.ceiling.Other.P99))
 	fmt.Fprintf(&b, "| latency of won answers, full speed | %s | | |\n", s.Won)
 	fmt.Fprintf(&b, "| latency of other answers, full speed | %s | | |\n", s.Other)
+	loss := 1 - s.RPS/r.untraced.Stats.RPS
+	fmt.Fprintf(&b, "| seckill with tracing off, requests/s | %.0f | | |\n", r.untraced.Stats.RPS)
+	fmt.Fprintf(&b, "| throughput lost to tracing at the default sampler | %.0f%% | <= 10%% | %s |\n", 100*loss, verdict(loss <= 0.10))
 	p := r.paced.Stats
 	fmt.Fprintf(&b, "| paced to 10x the database (%.0f requests/s): achieved requests/s | %.0f | | |\n", r.paced.Rate, p.RPS)
 	fmt.Fprintf(&b, "| p99 of won answers, paced | %s | <= 25ms | %s |\n", ms(p.Won.P99), verdict(p.Won.P99 <= 25*time.Millisecond))
@@ -63,8 +68,8 @@ func (r result) table() string {
 	fmt.Fprintf(&b, "| latency of won answers, paced | %s | | |\n", p.Won)
 	fmt.Fprintf(&b, "| latency of other answers, paced | %s | | |\n", p.Other)
 	fmt.Fprintf(&b, "| activity service peak RSS | %.0f MB | | |\n", float64(r.rss)/1e6)
-	fmt.Fprintf(&b, "| verification (wins == stock, pairs, stats, orders), both runs | %s | all pass | %s |\n",
-		passFail(r.main.OK && r.paced.OK), verdict(r.main.OK && r.paced.OK))
+	ok := r.main.OK && r.paced.OK && r.untraced.OK
+	fmt.Fprintf(&b, "| verification (wins == stock, pairs, stats, orders), every run | %s | all pass | %s |\n", passFail(ok), verdict(ok))
 	if r.big != nil {
 		fmt.Fprintf(&b, "| activity peak RSS, %d users, stock %d | %.0f MB | <= 150 MB | %s |\n", r.big.Users, r.big.Stock,
 			float64(r.bigRSS)/1e6, verdict(r.bigRSS <= 150_000_000))
@@ -94,7 +99,7 @@ func (r result) markdown(table string) string {
 	b.WriteString("Full speed: each connection sends its next request as soon as its answer is in, so by Little's law the mean ")
 	b.WriteString("latency is connections / throughput, whatever the server. Paced: the same sale on a fresh activity process at ")
 	b.WriteString("10x the database's best rate; a request sent late because its connection was still waiting counts from when ")
-	b.WriteString("it was due.\n\n")
+	b.WriteString("it was due. Tracing off: the full-speed sale once more with JAEGER_DISABLED=true, right after the traced one.\n\n")
 	b.WriteString("Database baseline by connections:\n\n| connections | committed tx/s |\n|---|---|\n")
 	for _, l := range r.base {
 		fmt.Fprintf(&b, "| %d | %.0f |\n", l.conns, l.tps)

@@ -14,6 +14,10 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 
+	"github.com/seckill/seckill/internal/platform/app"
+	"github.com/seckill/seckill/internal/platform/httpx"
+	"github.com/seckill/seckill/internal/platform/metrics"
+	"github.com/seckill/seckill/internal/platform/tracing"
 	"github.com/seckill/seckill/internal/seckill"
 )
 
@@ -103,4 +107,38 @@ func BenchmarkSeckillHandler_SoldOut(b *testing.B) {
 func BenchmarkSeckillHandler_Winning(b *testing.B) {
 	h, _ := benchHandler(b, 1<<40)
 	benchBuy(b, h, `"won"`)
+}
+
+// BenchmarkSeckillStack_SoldOut is the sold-out path behind the service's
+// whole middleware chain (request id, metrics, tracing, CORS), with tracing
+// off and at the default sampler. The two figures' ratio is what tracing
+// costs the seckill endpoint; the README quotes it.
+func BenchmarkSeckillStack_SoldOut(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+	}{
+		{"tracing=off", map[string]string{"JAEGER_DISABLED": "true"}},
+		// Spans go to a local agent's UDP port whether or not one listens,
+		// as in production.
+		{"tracing=default", map[string]string{}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			getenv := func(k string) string { return tc.env[k] }
+			tracer, closer, err := tracing.New("activity", getenv)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { closer.Close() })
+			e := seckill.New(&instantStore{remaining: 1, winners: map[int64]uuid.UUID{}}, seckill.Options{})
+			b.Cleanup(func() { _ = e.Close(context.Background()) })
+			if _, err := e.Buy(context.Background(), 1, -1); err != nil {
+				b.Fatal(err)
+			}
+			cfg := app.Config{Name: "activity", CORS: httpx.CORSConfig{AllowOrigin: "*"}, Getenv: getenv}
+			r := app.NewRouter(cfg, nil, metrics.New("activity"), tracer)
+			routes(r, nil, productClient{}, e, limits{}, nil)
+			benchBuy(b, r, `"sold_out"`)
+		})
+	}
 }
