@@ -443,3 +443,38 @@ func TestSeckill_RateLimits(t *testing.T) {
 		t.Errorf("another user was limited: %d %s", r.Status, r.Raw)
 	}
 }
+
+// TestSeckill_EditsMidSaleKeepTheCount renames the activity and moves its
+// end while it sells: what was sold stays sold, and the sale still ends
+// with exactly stock winners. (An edit used to write remaining = stock and
+// sell the stock a second time.)
+func TestSeckill_EditsMidSaleKeepTheCount(t *testing.T) {
+	s := newStack(t)
+	a := s.activity(t)
+	const stock = 20
+	id := s.sale(t, a.URL, stock)
+	first := crowd(t, []string{a.URL}, id, 1, 11) // 10 users: 10 winners
+	if got := countWon(first); got != 10 {
+		t.Fatalf("%d of the first 10 users won, want all", got)
+	}
+	for _, edit := range []map[string]any{
+		{"name": "renamed mid-sale"},
+		{"end_time": time.Now().Add(2 * time.Hour).Format(time.RFC3339)},
+	} {
+		r := svctest.Do(t, "PUT", fmt.Sprintf("%s/activities/%d", a.URL, id), edit)
+		if r.Status != 200 {
+			t.Fatalf("PUT %v: %d %s", edit, r.Status, r.Raw)
+		}
+		if got := svctest.Int(r.Data()["remaining"]); got != 10 {
+			t.Errorf("after PUT %v remaining = %d, want 10", edit, got)
+		}
+	}
+	rest := crowd(t, []string{a.URL}, id, 11, 2*stock*100)
+	if got := countWon(rest); got != 10 {
+		t.Errorf("%d more users won after the edits, want 10", got)
+	}
+	for u, p := range first {
+		rest[u] = p
+	}
+	check(t, s, id, stock, rest)
+}

@@ -205,7 +205,6 @@ func applyUpdate(ctx context.Context, products productClient, cur Activity, in U
 			return Activity{}, err
 		}
 	}
-	next.Remaining = next.Stock
 	return next, nil
 }
 

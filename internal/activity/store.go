@@ -81,7 +81,8 @@ func (s *Store) List(ctx context.Context, limit, offset int) ([]Activity, int64,
 
 // Update applies change to activity id inside a transaction that holds the
 // row's lock; change sees the current row, may call other services, and
-// returns the row to write.
+// returns the row to write. Its Remaining is not written: the stock it sold
+// is the database's to count.
 func (s *Store) Update(ctx context.Context, id int64, change func(cur Activity) (Activity, error)) (Activity, error) {
 	var a Activity
 	err := db.Transact(ctx, s.pool, func(tx pgx.Tx) error {
@@ -93,11 +94,14 @@ func (s *Store) Update(ctx context.Context, id int64, change func(cur Activity) 
 		if err != nil {
 			return err
 		}
+		// remaining moves only by the change in stock: an edit never
+		// gives back what was sold. (change refuses a new stock once
+		// anything was sold, so a new stock means remaining = stock.)
 		const q = `UPDATE activity.activities SET name = $2, product_id = $3, price = $4::bigint::numeric / 100,
-				stock = $5, remaining = $6, start_time = $7, end_time = $8, updated_at = now()
+				remaining = remaining + ($5 - stock), stock = $5, start_time = $6, end_time = $7, updated_at = now()
 			WHERE id = $1 RETURNING ` + activityColumns
 		a, err = scanActivity(tx.QueryRow(ctx, q, id, next.Name, next.ProductID, int64(next.Price), next.Stock,
-			next.Remaining, next.StartTime, next.EndTime))
+			next.StartTime, next.EndTime))
 		return db.Map(err, fmt.Sprintf("activity %d", id))
 	})
 	return a, err
