@@ -225,7 +225,7 @@ func TestSeckill_ExactlyStockWinners(t *testing.T) {
 func TestSeckill_TwoInstancesShareOneDatabase(t *testing.T) {
 	s := newStack(t)
 	a, b := s.activity(t), s.activity(t)
-	const stock, users = 100, 4_000
+	const stock, users = 100, 10_000
 	id := s.sale(t, a.URL, stock)
 	answers := crowd(t, []string{a.URL, b.URL}, id, 1, users+1)
 	if got := countWon(answers); got != stock {
@@ -267,7 +267,7 @@ func TestSeckill_RestartMidSale(t *testing.T) {
 			t.Errorf("user %d after restart: %s, %s; want already_won", u, pair[0].status, pair[1].status)
 		}
 	}
-	second := crowd(t, []string{b.URL}, id, 41, 3_001)
+	second := crowd(t, []string{b.URL}, id, 41, 10_001)
 	if got := countWon(second); got != stock-40 {
 		t.Errorf("phase two: %d won, want %d", got, stock-40)
 	}

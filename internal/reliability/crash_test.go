@@ -35,6 +35,33 @@ func TestCrash_ActivityKilledMidSale(t *testing.T) {
 	s.verify(id, crashStock, c)
 }
 
+// TestCrash_ActivityKilledBeforeDelivering SIGKILLs the activity service
+// while every win it committed is still in its outbox (the order service is
+// down from the start), then brings up a new activity process and, 300 wins
+// later, the order service: the new process delivers what the killed one
+// committed, and every win becomes exactly one order.
+func TestCrash_ActivityKilledBeforeDelivering(t *testing.T) {
+	s := newSystem(t, pgtest.NewDB(t))
+	id := s.sale(crashStock)
+	s.order.kill()
+	c := newCrowd(s, id, crashUsers)
+	c.at[crashAtWin] = func() {
+		waiting := s.undelivered(id)
+		if waiting < crashAtWin {
+			t.Errorf("%d wins undelivered when win %d was answered with the order service down; want at least %d", waiting, crashAtWin, crashAtWin)
+		}
+		s.activity.kill()
+		t.Logf("activity SIGKILLed with %d committed wins undelivered; a new process takes over", waiting)
+		s.restart(s.activity)
+	}
+	c.at[2*crashAtWin] = func() {
+		t.Logf("win %d answered: %d wins waiting in the outbox; starting the order service", 2*crashAtWin, s.undelivered(id))
+		s.restart(s.order)
+	}
+	c.run(context.Background())
+	s.verify(id, crashStock, c)
+}
+
 // TestCrash_OrderKilledMidSale SIGKILLs the order service mid-sale and
 // restarts it 300 wins later: the sale goes on without it, the relay keeps
 // the wins in its outbox, and once the service is back every win becomes

@@ -177,6 +177,13 @@ func TestEngine_BatchFailureRetriesOneByOne(t *testing.T) {
 	if got := won.Load(); got != 5 {
 		t.Errorf("won = %d, want 5", got)
 	}
+	// Without a failed batch the test would show nothing: some must have
+	// been refused and their claims decided one by one.
+	if failed := 1000 - st.failBatch.Load(); failed == 0 {
+		t.Error("no multi-claim commit happened, so none failed: the retry path went untested")
+	} else {
+		t.Logf("%d multi-claim commits failed; their claims were decided one by one", failed)
+	}
 }
 
 func TestEngine_UnknownCommitOutcomeIsResolved(t *testing.T) {
