@@ -146,7 +146,11 @@ func Run(ctx context.Context, cfg Config, set migrations.Set, stderr io.Writer, 
 		if reg != nil {
 			host, port, err := discovery.AdvertiseAddr(addr, cfg.AdvertiseAddr)
 			if err == nil {
-				err = reg.Register(ctx, discovery.Registration{Name: cfg.Name, Address: host, Port: port})
+				// An agent that accepts the connection and never answers
+				// must not hold the start-up forever.
+				rctx, cancel := context.WithTimeout(ctx, registerTimeout)
+				err = reg.Register(rctx, discovery.Registration{Name: cfg.Name, Address: host, Port: port})
+				cancel()
 			}
 			if err != nil {
 				registered <- fmt.Errorf("register with Consul: %w", err)
@@ -192,6 +196,9 @@ func Run(ctx context.Context, cfg Config, set migrations.Set, stderr io.Writer, 
 	logger.Info("stopped")
 	return serveErr
 }
+
+// registerTimeout bounds the registration with Consul at start-up.
+const registerTimeout = 10 * time.Second
 
 func migrateWithRetry(ctx context.Context, pool *pgxpool.Pool, set migrations.Set, within time.Duration) error {
 	deadline := time.Now().Add(within)

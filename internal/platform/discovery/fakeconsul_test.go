@@ -47,6 +47,7 @@ type fakeConsul struct {
 	instances    map[string][]fakeInstance // by service name
 	changed      chan struct{}             // closed and replaced on every change
 	failing      bool                      // every endpoint answers 500
+	wasReset     bool                      // the index went backwards: held queries answer at once
 	registered   []wireRegistration
 	replaceQuery []string // the replace-existing-checks parameter of each registration
 	deregistered []string
@@ -84,6 +85,19 @@ func (f *fakeConsul) set(service string, instances ...fakeInstance) {
 	defer f.mu.Unlock()
 	f.instances[service] = instances
 	f.index++
+	f.wakeLocked()
+}
+
+// reset replaces the instances of service and sets the index back to 1, as
+// a Consul agent that lost its state does; queries held on an index it no
+// longer knows answer at once with the lower index (Consul's documentation
+// tells clients to expect an index that goes backwards and start over).
+func (f *fakeConsul) reset(service string, instances ...fakeInstance) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.instances[service] = instances
+	f.index = 1
+	f.wasReset = true
 	f.wakeLocked()
 }
 
@@ -160,12 +174,12 @@ func (f *fakeConsul) handleHealth(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.queries = append(f.queries, r.URL.RawQuery)
-	if reqIndex > 0 && reqIndex >= f.index && !f.failing {
+	if reqIndex > 0 && reqIndex >= f.index && !f.failing && !f.wasReset {
 		f.blocking++
 		timer := time.NewTimer(wait)
 		defer timer.Stop()
 	hold:
-		for reqIndex >= f.index && !f.failing {
+		for reqIndex >= f.index && !f.failing && !f.wasReset {
 			changed := f.changed
 			f.mu.Unlock()
 			select {

@@ -2,9 +2,12 @@ package discovery
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // newTestRegistrar returns a Registrar talking to f.
@@ -117,6 +120,30 @@ func TestRegistrar_RegisterReportsAgentError(t *testing.T) {
 	// Nothing was registered, so there is nothing to deregister.
 	if err := r.Deregister(context.Background()); err != nil {
 		t.Fatalf("Deregister after failed Register: %v", err)
+	}
+}
+
+func TestRegistrar_RegisterGivesUpWithItsContext(t *testing.T) {
+	// An agent that takes the request and never answers.
+	hold := make(chan struct{})
+	silent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-hold }))
+	defer silent.Close()
+	defer close(hold)
+	r, err := NewRegistrar(silent.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- r.Register(ctx, Registration{Name: "product", Address: "10.0.0.5", Port: 8503}) }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("Register succeeded against an agent that never answered")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Register still waiting 10s after its context ended")
 	}
 }
 

@@ -167,7 +167,7 @@ func (r *Resolver) lookupFirst(ctx context.Context) (*snapshot, error) {
 		}
 		return r.publishErr(err), nil
 	}
-	return r.publish(urls, index), nil
+	return r.publish(urls, index, false), nil
 }
 
 // watch keeps state current until ctx is cancelled, following Consul's
@@ -194,11 +194,12 @@ func (r *Resolver) watch(ctx context.Context) {
 			pause = backoff
 		default:
 			backoff = 0
-			r.publish(urls, newIndex)
+			reset := newIndex < index
+			r.publish(urls, newIndex, reset)
 			if newIndex == index {
 				pause = r.cfg.idlePause
 			}
-			if newIndex < index {
+			if reset {
 				newIndex = 0 // Consul's state was reset: start over.
 			}
 			index = newIndex
@@ -234,10 +235,12 @@ func (r *Resolver) lookup(ctx context.Context, index uint64, wait time.Duration)
 }
 
 // publish records a successful lookup, unless a newer one is already there.
-func (r *Resolver) publish(urls []string, index uint64) *snapshot {
+// After a reset of Consul's state (its index went backwards) a lower index
+// is the newer answer.
+func (r *Resolver) publish(urls []string, index uint64, reset bool) *snapshot {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if cur := r.state.Load(); cur != nil && cur.ok && cur.index > index {
+	if cur := r.state.Load(); !reset && cur != nil && cur.ok && cur.index > index {
 		return cur
 	}
 	s := &snapshot{urls: urls, index: index, ok: true}

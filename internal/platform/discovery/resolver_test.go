@@ -217,6 +217,18 @@ func TestResolver_PicksUpChangesThroughBlockingQueries(t *testing.T) {
 	}
 }
 
+func TestResolver_StartsOverWhenTheIndexGoesBackwards(t *testing.T) {
+	f := newFakeConsul(t)
+	for range 5 {
+		f.set("product", passing("a", "10.0.0.5", 8503))
+	}
+	r := startResolver(t, f, "product")
+	waitFor(t, "a blocking query", func() bool { _, _, blocking := f.stats(); return blocking == 1 })
+	f.reset("product", passing("c", "10.0.0.7", 8503))
+	want := []string{"http://10.0.0.7:8503"}
+	waitFor(t, "the resolver to take the list of the reset agent", func() bool { return slices.Equal(resolvedSet(r), want) })
+}
+
 func TestResolver_KeepsLastGoodListWhileConsulFails(t *testing.T) {
 	f := newFakeConsul(t)
 	f.set("product", passing("a", "10.0.0.5", 8503))
