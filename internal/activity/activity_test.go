@@ -478,3 +478,87 @@ func TestSeckill_EditsMidSaleKeepTheCount(t *testing.T) {
 	}
 	check(t, s, id, stock, rest)
 }
+
+// TestActivity_FailedCommitLeavesReservationsMatching makes the database
+// refuse the commit of every write to activities (a deferred trigger), after
+// the product service was already called: creating, editing and deleting an
+// activity must each leave the product's reservations as the database says
+// the activity is.
+func TestActivity_FailedCommitLeavesReservationsMatching(t *testing.T) {
+	s := newStack(t)
+	a := s.activity(t)
+	ctx := context.Background()
+	newProduct := func() int64 {
+		r := svctest.Do(t, "POST", s.product+"/products", map[string]any{"name": fmt.Sprintf("p-%d", time.Now().UnixNano()), "price": 1, "inventory": 100})
+		if r.Status != 201 {
+			t.Fatalf("create product: %d %s", r.Status, r.Raw)
+		}
+		return svctest.Int(r.Data()["id"])
+	}
+	reserved := func(pid int64) int64 {
+		return svctest.Int(svctest.Do(t, "GET", fmt.Sprintf("%s/products/%d", s.product, pid), nil).Data()["reserved"])
+	}
+	refuseCommits := func(on bool) {
+		q := `DROP TRIGGER IF EXISTS refuse_commit ON activity.activities`
+		if on {
+			q = `CREATE OR REPLACE FUNCTION activity.refuse_commit() RETURNS trigger LANGUAGE plpgsql AS
+				'BEGIN RAISE EXCEPTION ''commit refused by the test''; END';
+				CREATE CONSTRAINT TRIGGER refuse_commit AFTER INSERT OR UPDATE OR DELETE ON activity.activities
+				DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION activity.refuse_commit()`
+		}
+		if _, err := s.pool.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now().Add(time.Hour)
+	body := func(pid int64, stock int) map[string]any {
+		return map[string]any{"name": "later", "product_id": pid, "stock": stock,
+			"start_time": start.Format(time.RFC3339), "end_time": start.Add(time.Hour).Format(time.RFC3339)}
+	}
+
+	p1, p2 := newProduct(), newProduct()
+	refuseCommits(true)
+	if r := svctest.Do(t, "POST", a.URL+"/activities", body(p1, 30)); r.Status < 400 {
+		t.Fatalf("create with the commit refused: %d %s", r.Status, r.Raw)
+	}
+	if got := reserved(p1); got != 0 {
+		t.Errorf("create refused at commit: product reserves %d, want 0", got)
+	}
+	refuseCommits(false)
+
+	r := svctest.Do(t, "POST", a.URL+"/activities", body(p1, 30))
+	if r.Status != 201 {
+		t.Fatalf("create: %d %s", r.Status, r.Raw)
+	}
+	id := svctest.Int(r.Data()["id"])
+	refuseCommits(true)
+	for _, edit := range []map[string]any{{"stock": 50}, {"product_id": p2}, {"product_id": p2, "stock": 10}} {
+		if r := svctest.Do(t, "PUT", fmt.Sprintf("%s/activities/%d", a.URL, id), edit); r.Status < 400 {
+			t.Fatalf("PUT %v with the commit refused: %d %s", edit, r.Status, r.Raw)
+		}
+		if got1, got2 := reserved(p1), reserved(p2); got1 != 30 || got2 != 0 {
+			t.Errorf("PUT %v refused at commit: products reserve %d and %d, want 30 and 0", edit, got1, got2)
+		}
+	}
+	if r := svctest.Do(t, "DELETE", fmt.Sprintf("%s/activities/%d", a.URL, id), nil); r.Status < 400 {
+		t.Fatalf("DELETE with the commit refused: %d %s", r.Status, r.Raw)
+	}
+	if got := reserved(p1); got != 30 {
+		t.Errorf("DELETE refused at commit: product reserves %d, want 30", got)
+	}
+	refuseCommits(false)
+
+	// And with commits allowed again, the same requests go through.
+	if r := svctest.Do(t, "PUT", fmt.Sprintf("%s/activities/%d", a.URL, id), map[string]any{"product_id": p2, "stock": 10}); r.Status != 200 {
+		t.Fatalf("PUT: %d %s", r.Status, r.Raw)
+	}
+	if got1, got2 := reserved(p1), reserved(p2); got1 != 0 || got2 != 10 {
+		t.Errorf("after the move: products reserve %d and %d, want 0 and 10", got1, got2)
+	}
+	if r := svctest.Do(t, "DELETE", fmt.Sprintf("%s/activities/%d", a.URL, id), nil); r.Status != 200 {
+		t.Fatalf("DELETE: %d %s", r.Status, r.Raw)
+	}
+	if got := reserved(p2); got != 0 {
+		t.Errorf("after the delete: product reserves %d, want 0", got)
+	}
+}

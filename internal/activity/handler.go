@@ -2,6 +2,7 @@ package activity
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -42,8 +43,8 @@ func handleCreateActivity(s *Store, products productClient) http.HandlerFunc {
 		if err != nil {
 			if a.ID != 0 && !errs.Is(err, errs.Conflict) {
 				// The reservation may have been made before the commit
-				// failed; give it back rather than leak inventory.
-				_ = products.release(context.WithoutCancel(ctx), in.ProductID, a.ID)
+				// failed, or the commit may have happened after all.
+				reconcileReservation(ctx, s, products, a.ID, in.ProductID)
 			}
 			httpx.Error(w, r, err)
 			return
@@ -147,12 +148,22 @@ func handleUpdateActivity(s *Store, products productClient, engine *seckill.Engi
 			return
 		}
 		ctx := r.Context()
+		var touched []int64 // products whose reservation the update may have moved
 		a, err := s.Update(ctx, id, func(cur Activity) (Activity, error) {
+			if (in.Stock != nil && *in.Stock != cur.Stock) || (in.ProductID != nil && *in.ProductID != cur.ProductID) {
+				touched = []int64{cur.ProductID}
+				if in.ProductID != nil {
+					touched = append(touched, *in.ProductID)
+				}
+			}
 			return applyUpdate(ctx, products, cur, in, time.Now())
 		})
 		// The engine's view of the activity is stale either way.
 		engine.Forget(id)
 		if err != nil {
+			if touched != nil {
+				reconcileReservation(ctx, s, products, id, touched...)
+			}
 			httpx.Error(w, r, err)
 			return
 		}
@@ -208,6 +219,38 @@ func applyUpdate(ctx context.Context, products productClient, cur Activity, in U
 	return next, nil
 }
 
+// reconcileReservation makes the product service hold what the database
+// says activity id is. Creating, editing and deleting an activity call the
+// product service inside the transaction, before the commit; when the
+// commit then fails (or its outcome is unknown), the reservation may no
+// longer match the row. The activity's product is made to reserve its
+// stock, and every other product in touched to hold nothing for it; when
+// the activity does not exist, none does. Both calls set an absolute state
+// and may be repeated, so this is right whatever had happened. When even
+// that fails, the log says so: repeating the request reconciles.
+func reconcileReservation(ctx context.Context, s *Store, products productClient, id int64, touched ...int64) {
+	ctx = context.WithoutCancel(ctx)
+	a, err := s.Get(ctx, id)
+	if err != nil && !errs.Is(err, errs.NotFound) {
+		slog.ErrorContext(ctx, "activity's reservation may not match it; repeat the request", "activity_id", id, "err", err)
+		return
+	}
+	exists := err == nil
+	if exists {
+		if err := products.reserve(ctx, a.ProductID, id, a.Stock); err != nil {
+			slog.ErrorContext(ctx, "restore an activity's reservation", "activity_id", id, "product_id", a.ProductID, "err", err)
+		}
+	}
+	for _, p := range touched {
+		if exists && p == a.ProductID {
+			continue
+		}
+		if err := products.release(ctx, p, id); err != nil {
+			slog.ErrorContext(ctx, "release a reservation the activity does not hold", "activity_id", id, "product_id", p, "err", err)
+		}
+	}
+}
+
 // handleDeleteActivity handles DELETE /activities/{id}.
 //
 //	@Summary		Delete an activity
@@ -227,11 +270,17 @@ func handleDeleteActivity(s *Store, products productClient, engine *seckill.Engi
 			httpx.Error(w, r, err)
 			return
 		}
+		var released []int64
 		err = s.Delete(r.Context(), id, func(a Activity) error {
+			released = []int64{a.ProductID}
 			return products.release(r.Context(), a.ProductID, a.ID)
 		})
 		engine.Forget(id)
 		if err != nil {
+			if released != nil {
+				// The release went out, and the row may still be there.
+				reconcileReservation(r.Context(), s, products, id, released...)
+			}
 			httpx.Error(w, r, err)
 			return
 		}
