@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -426,22 +427,66 @@ func TestActivity_BadInput(t *testing.T) {
 }
 
 func TestSeckill_RateLimits(t *testing.T) {
-	s := newStack(t)
-	s.env["RATE_LIMIT_USER_RPS"] = "0.001"
-	s.env["RATE_LIMIT_USER_BURST"] = "2"
-	a := s.activity(t)
-	id := s.sale(t, a.URL, 5)
-	url := fmt.Sprintf("%s/activities/%d/seckill", a.URL, id)
-	for i := range 2 {
-		if r := svctest.Do(t, "POST", url, `{"user_id":1}`); r.Status != 200 {
-			t.Fatalf("request %d: %d %s", i+1, r.Status, r.Raw)
+	// limited checks a 429 with the envelope and a Retry-After the limits
+	// below make at least a few seconds.
+	limited := func(t *testing.T, r svctest.Response) {
+		t.Helper()
+		svctest.CheckError(t, r, 429)
+		if s, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || s < 1 {
+			t.Errorf("Retry-After = %q, want a whole number of seconds >= 1", r.Header.Get("Retry-After"))
 		}
 	}
-	r := svctest.Do(t, "POST", url, `{"user_id":1}`)
-	svctest.CheckError(t, r, 429)
-	if r := svctest.Do(t, "POST", url, `{"user_id":2}`); r.Status != 200 {
-		t.Errorf("another user was limited: %d %s", r.Status, r.Raw)
-	}
+	t.Run("PerUser", func(t *testing.T) {
+		s := newStack(t)
+		s.env["RATE_LIMIT_USER_RPS"] = "0.001"
+		s.env["RATE_LIMIT_USER_BURST"] = "2"
+		a := s.activity(t)
+		id := s.sale(t, a.URL, 5)
+		url := fmt.Sprintf("%s/activities/%d/seckill", a.URL, id)
+		for i := range 2 {
+			if r := svctest.Do(t, "POST", url, `{"user_id":1}`); r.Status != 200 {
+				t.Fatalf("request %d: %d %s", i+1, r.Status, r.Raw)
+			}
+		}
+		limited(t, svctest.Do(t, "POST", url, `{"user_id":1}`))
+		if r := svctest.Do(t, "POST", url, `{"user_id":2}`); r.Status != 200 {
+			t.Errorf("another user was limited: %d %s", r.Status, r.Raw)
+		}
+	})
+	t.Run("PerAddress", func(t *testing.T) {
+		s := newStack(t)
+		s.env["RATE_LIMIT_IP_RPS"] = "0.001"
+		s.env["RATE_LIMIT_IP_BURST"] = "3"
+		a := s.activity(t)
+		id := s.sale(t, a.URL, 5)
+		url := fmt.Sprintf("%s/activities/%d/seckill", a.URL, id)
+		for u := range 3 {
+			if r := svctest.Do(t, "POST", url, fmt.Sprintf(`{"user_id":%d}`, u+1)); r.Status != 200 {
+				t.Fatalf("user %d: %d %s", u+1, r.Status, r.Raw)
+			}
+		}
+		// A fourth user from the same address is over the address's limit,
+		// and claiming another address in X-Forwarded-For changes nothing.
+		limited(t, svctest.Do(t, "POST", url, `{"user_id":4}`))
+		req, _ := http.NewRequest("POST", url, strings.NewReader(`{"user_id":5}`))
+		req.Header.Set("X-Forwarded-For", "203.0.113.9")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 429 {
+			t.Errorf("with X-Forwarded-For: %d, want 429 (the header is not trusted)", resp.StatusCode)
+		}
+		// Nothing was sold to the limited requests.
+		var winners int64
+		if err := s.pool.QueryRow(context.Background(), `SELECT count(*) FROM activity.winners WHERE activity_id = $1`, id).Scan(&winners); err != nil {
+			t.Fatal(err)
+		}
+		if winners != 3 {
+			t.Errorf("%d winners, want the 3 users let through", winners)
+		}
+	})
 }
 
 // TestSeckill_EditsMidSaleKeepTheCount renames the activity and moves its

@@ -101,6 +101,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 // Response is a decoded JSON response.
 type Response struct {
 	Status int
+	Header http.Header
 	Body   map[string]any
 	Raw    []byte
 }
@@ -142,7 +143,7 @@ func Do(t testing.TB, method, url string, body any) Response {
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	r := Response{Status: resp.StatusCode, Raw: raw}
+	r := Response{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
 	d := json.NewDecoder(bytes.NewReader(raw))
 	d.UseNumber()
 	_ = d.Decode(&r.Body)
