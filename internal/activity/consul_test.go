@@ -23,6 +23,9 @@ type fakeConsul struct {
 	mu           sync.Mutex
 	services     map[string]map[string]any // service id → registration body
 	deregistered []string
+	// servingAtDeregister records, for each deregistration, whether the
+	// service still answered its health check when Consul was told.
+	servingAtDeregister []bool
 }
 
 func (f *fakeConsul) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -38,6 +41,15 @@ func (f *fakeConsul) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.services[body["ID"].(string)] = body
 	case r.Method == "PUT" && strings.HasPrefix(r.URL.Path, "/v1/agent/service/deregister/"):
 		id := strings.TrimPrefix(r.URL.Path, "/v1/agent/service/deregister/")
+		serving := false
+		if check, ok := f.services[id]["Check"].(map[string]any); ok {
+			c := http.Client{Timeout: 2 * time.Second}
+			if resp, err := c.Get(fmt.Sprint(check["HTTP"])); err == nil {
+				resp.Body.Close()
+				serving = resp.StatusCode == 200
+			}
+		}
+		f.servingAtDeregister = append(f.servingAtDeregister, serving)
 		delete(f.services, id)
 		f.deregistered = append(f.deregistered, id)
 	case r.Method == "GET" && strings.HasPrefix(r.URL.Path, "/v1/health/service/"):
@@ -121,5 +133,10 @@ func TestConsul_RegisterResolveDeregister(t *testing.T) {
 	defer consul.mu.Unlock()
 	if len(consul.deregistered) != 1 || !strings.HasPrefix(consul.deregistered[0], "product-") {
 		t.Errorf("deregistered %v, want one product id", consul.deregistered)
+	}
+	// Consul is told before the server stops accepting, so it sends no
+	// traffic to a service that no longer answers.
+	if len(consul.servingAtDeregister) != 1 || !consul.servingAtDeregister[0] {
+		t.Errorf("still serving when deregistered: %v, want [true]", consul.servingAtDeregister)
 	}
 }

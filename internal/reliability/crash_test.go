@@ -100,6 +100,9 @@ func TestShutdown_SIGTERMWithRequestsInFlight(t *testing.T) {
 		undelivered := s.undelivered(id)
 		t.Logf("activity exited with status 0 %s after SIGTERM at win %d; its relay left %d wins undelivered",
 			took.Round(time.Millisecond), crashAtWin, undelivered)
+		if undelivered != 0 {
+			t.Errorf("the order service is up, yet the relay left %d wins undelivered: a graceful shutdown flushes it", undelivered)
+		}
 		s.restart(s.activity)
 	}
 	c.run(context.Background())
