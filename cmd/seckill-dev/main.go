@@ -132,6 +132,9 @@ func (s *stack) startPostgres(ctx context.Context, o options) error {
 		return err
 	}
 	s.pg = c
+	if c.Dir != dir {
+		fmt.Fprintf(s.out, "the postgres user cannot reach %s, so it links to the cluster in %s\n", dir, c.Dir)
+	}
 	if c.Running(ctx) {
 		fmt.Fprintf(s.out, "reusing PostgreSQL in %s on port %d\n", dir, port)
 	} else {

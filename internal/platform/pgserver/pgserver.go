@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"net"
 	"os"
 	"os/exec"
@@ -83,6 +84,12 @@ func New(ctx context.Context, dir string, port int, opts ...string) (*Cluster, e
 		c.uid, _ = strconv.Atoi(u.Uid)
 		c.gid, _ = strconv.Atoi(u.Gid)
 	}
+	if c.uid >= 0 {
+		if c.Dir, err = reachableDir(dir, c.uid, c.gid); err != nil {
+			return nil, err
+		}
+		dir = c.Dir
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -100,6 +107,85 @@ func New(ctx context.Context, dir string, port int, opts ...string) (*Cluster, e
 		return nil, err
 	}
 	return c, nil
+}
+
+// relocatedRoot holds the clusters whose requested directory the postgres
+// user cannot reach: its home, which it owns.
+const relocatedRoot = "/var/lib/postgresql/seckill"
+
+// reachableDir returns where the cluster asked for at dir can live when the
+// server runs as uid:gid. That is dir itself, unless a directory above it
+// cannot be entered by that user (a clone under root's 0700 home, say); then
+// the cluster lives under relocatedRoot and dir becomes a link to it, so the
+// same dir finds the same cluster next time. A dir that is already such a
+// link is followed.
+func reachableDir(dir string, uid, gid int) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
+	}
+	parent := filepath.Dir(abs)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return "", err
+	}
+	// New opens the parent itself (mode 0755); what must already be open
+	// is everything above it.
+	if canEnter(filepath.Dir(parent), uid, gid) {
+		return abs, nil
+	}
+	if entries, err := os.ReadDir(abs); err == nil && len(entries) > 0 {
+		return "", fmt.Errorf("the postgres user cannot reach %s (a directory above it is closed to others), and it is not empty: move it, or choose a directory the postgres user can reach", abs)
+	}
+	sum := fnv.New64a()
+	sum.Write([]byte(abs))
+	alt := filepath.Join(relocatedRoot, fmt.Sprintf("%s-%x", filepath.Base(abs), sum.Sum64()))
+	if err := os.MkdirAll(alt, 0o700); err != nil {
+		return "", err
+	}
+	for _, d := range []string{relocatedRoot, alt} {
+		if err := os.Chown(d, uid, gid); err != nil {
+			return "", err
+		}
+	}
+	_ = os.Remove(abs) // an empty directory where the link goes
+	if err := os.Symlink(alt, abs); err != nil {
+		return "", fmt.Errorf("link %s to %s: %w", abs, alt, err)
+	}
+	return alt, nil
+}
+
+// canEnter reports whether uid:gid may pass through dir and every directory
+// above it.
+func canEnter(dir string, uid, gid int) bool {
+	for d := dir; ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return false
+		}
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		if !ok {
+			return true
+		}
+		mode := fi.Mode().Perm()
+		switch {
+		case int(st.Uid) == uid:
+			if mode&0o100 == 0 {
+				return false
+			}
+		case int(st.Gid) == gid:
+			if mode&0o010 == 0 {
+				return false
+			}
+		case mode&0o001 == 0:
+			return false
+		}
+		if d == filepath.Dir(d) {
+			return true
+		}
+	}
 }
 
 // URL returns a connection URL for database name.
