@@ -266,6 +266,7 @@ func serveDebug(ctx context.Context, addr string) {
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	c := httpx.DefaultServerConfig(addr)
 	c.WriteTimeout = 2 * time.Minute // CPU profiles take 30 s by default
+	c.HandlerTimeout = 0
 	if err := httpx.Serve(ctx, c, mux, nil); err != nil {
 		slog.Error("debug listener", "err", err)
 	}

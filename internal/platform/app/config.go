@@ -45,6 +45,7 @@ func LoadConfig(env *config.Env, name, defaultAddr string) Config {
 	c.HTTP.IdleTimeout = env.Duration("HTTP_IDLE_TIMEOUT", c.HTTP.IdleTimeout)
 	c.HTTP.ShutdownTimeout = env.Duration("SHUTDOWN_TIMEOUT", c.HTTP.ShutdownTimeout)
 	c.HTTP.MaxHeaderBytes = env.Int("HTTP_MAX_HEADER_BYTES", c.HTTP.MaxHeaderBytes)
+	c.HTTP.HandlerTimeout = env.Duration("HTTP_HANDLER_TIMEOUT", c.HTTP.HandlerTimeout)
 	c.DatabaseURL = env.URL("DATABASE_URL", config.DefaultDatabaseURL)
 	c.DBMaxConns = env.Int("DB_MAX_CONNS", 0)
 	c.Migrate = env.Bool("MIGRATE_ON_START", true)

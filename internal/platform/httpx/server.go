@@ -19,6 +19,10 @@ type ServerConfig struct {
 	IdleTimeout       time.Duration
 	ShutdownTimeout   time.Duration
 	MaxHeaderBytes    int
+	// HandlerTimeout is the deadline of every request's context: a
+	// database or peer that stops answering turns into a 503 before
+	// WriteTimeout cuts the connection. 0 turns it off.
+	HandlerTimeout time.Duration
 }
 
 // DefaultServerConfig returns timeouts that suit a JSON API: slow clients
@@ -32,6 +36,7 @@ func DefaultServerConfig(addr string) ServerConfig {
 		IdleTimeout:       120 * time.Second,
 		ShutdownTimeout:   15 * time.Second,
 		MaxHeaderBytes:    64 << 10,
+		HandlerTimeout:    10 * time.Second,
 	}
 }
 
@@ -43,6 +48,9 @@ func Serve(ctx context.Context, c ServerConfig, h http.Handler, ready func(addr 
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.Addr, err)
+	}
+	if c.HandlerTimeout > 0 {
+		h = withDeadline(h, c.HandlerTimeout)
 	}
 	srv := &http.Server{
 		Handler:           h,
@@ -75,4 +83,16 @@ func Serve(ctx context.Context, c ServerConfig, h http.Handler, ready func(addr 
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// withDeadline gives every request's context a deadline d away. A handler
+// waiting on something that never answers then fails with a deadline error,
+// which maps to 503, instead of holding the connection until WriteTimeout
+// breaks it with no answer at all.
+func withDeadline(h http.Handler, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		h.ServeHTTP(w, r.WithContext(ctx))
+	})
 }
