@@ -64,10 +64,10 @@ migrate:
 
 ## swag: regenerate the Swagger docs in api/<service>/
 swag: $(SWAG)
-	$(SWAG) fmt -d $$(ls -d $(addprefix internal/,$(SERVICES)) 2>/dev/null | paste -sd,)
-	$(SWAG) init -q -g run.go -d internal/product,internal/platform/httpx,internal/platform/money --instanceName product -o api/product --packageName productdocs --outputTypes go,json
-	@if [ -d internal/activity ]; then $(SWAG) init -q -g run.go -d internal/activity,internal/platform/httpx,internal/platform/money,internal/seckill --instanceName activity -o api/activity --packageName activitydocs --outputTypes go,json; fi
-	@if [ -d internal/order ]; then $(SWAG) init -q -g run.go -d internal/order,internal/platform/httpx,internal/platform/money --instanceName order -o api/order --packageName orderdocs --outputTypes go,json; fi
+	$(SWAG) fmt -d $$(ls -d $(addprefix internal/,$(SERVICES)) internal/platform/app 2>/dev/null | paste -sd,)
+	$(SWAG) init -q -g run.go -d internal/product,internal/platform/app,internal/platform/httpx,internal/platform/money --instanceName product -o api/product --packageName productdocs --outputTypes go,json
+	@if [ -d internal/activity ]; then $(SWAG) init -q -g run.go -d internal/activity,internal/platform/app,internal/platform/httpx,internal/platform/money,internal/seckill --instanceName activity -o api/activity --packageName activitydocs --outputTypes go,json; fi
+	@if [ -d internal/order ]; then $(SWAG) init -q -g run.go -d internal/order,internal/platform/app,internal/platform/httpx,internal/platform/money --instanceName order -o api/order --packageName orderdocs --outputTypes go,json; fi
 
 ## swag-check: fail when the committed Swagger docs are stale
 swag-check: swag

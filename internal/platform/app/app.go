@@ -237,16 +237,41 @@ func NewRouter(cfg Config, pool *pgxpool.Pool, m *metrics.Metrics, tracer opentr
 	r.MethodNotAllowed(httpx.MethodNotAllowed)
 	r.Get("/healthz", handleHealthz)
 	r.Get("/readyz", handleReadyz(pool))
-	r.Method(http.MethodGet, "/metrics", m.Handler())
+	r.Method(http.MethodGet, "/metrics", handleMetrics(m))
 	return r
 }
 
 // handleHealthz handles GET /healthz: the process is alive.
+//
+//	@Summary		Liveness
+//	@Description	Answers while the process runs; Consul's health check calls it.
+//	@Tags			health
+//	@Produce		json
+//	@Success		200	{object}	httpx.Envelope{data=map[string]string}
+//	@Router			/healthz [get]
 func handleHealthz(w http.ResponseWriter, r *http.Request) {
 	httpx.OK(w, map[string]string{"status": "ok"})
 }
 
+// handleMetrics handles GET /metrics.
+//
+//	@Summary		Prometheus metrics
+//	@Description	Requests by route and status, latency histograms, and the service's own metrics, in Prometheus' text format.
+//	@Tags			health
+//	@Produce		plain
+//	@Success		200	{string}	string
+//	@Router			/metrics [get]
+func handleMetrics(m *metrics.Metrics) http.Handler { return m.Handler() }
+
 // handleReadyz handles GET /readyz: the database answers.
+//
+//	@Summary		Readiness
+//	@Description	Answers 200 when the database answers, 503 with the error envelope when it does not.
+//	@Tags			health
+//	@Produce		json
+//	@Success		200	{object}	httpx.Envelope{data=map[string]string}
+//	@Failure		503	{object}	httpx.ErrorEnvelope	"database unavailable"
+//	@Router			/readyz [get]
 func handleReadyz(pool *pgxpool.Pool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := db.Ping(r.Context(), pool); err != nil {
