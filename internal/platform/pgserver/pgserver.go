@@ -76,6 +76,7 @@ func New(ctx context.Context, dir string, port int, opts ...string) (*Cluster, e
 		}
 	}
 	c := &Cluster{Dir: dir, Port: port, bin: bin, uid: -1, gid: -1, Opts: opts}
+	home := ""
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
@@ -83,9 +84,10 @@ func New(ctx context.Context, dir string, port int, opts ...string) (*Cluster, e
 		}
 		c.uid, _ = strconv.Atoi(u.Uid)
 		c.gid, _ = strconv.Atoi(u.Gid)
+		home = u.HomeDir
 	}
 	if c.uid >= 0 {
-		if c.Dir, err = reachableDir(dir, c.uid, c.gid); err != nil {
+		if c.Dir, err = reachableDir(dir, home, c.uid, c.gid); err != nil {
 			return nil, err
 		}
 		dir = c.Dir
@@ -109,17 +111,22 @@ func New(ctx context.Context, dir string, port int, opts ...string) (*Cluster, e
 	return c, nil
 }
 
-// relocatedRoot holds the clusters whose requested directory the postgres
-// user cannot reach: its home, which it owns.
-const relocatedRoot = "/var/lib/postgresql/seckill"
+// relocatedRoot returns where the clusters live whose requested directory
+// the postgres user cannot reach: under its home, which it owns.
+func relocatedRoot(home string) string {
+	if home == "" || home == "/" {
+		home = "/var/lib/postgresql"
+	}
+	return filepath.Join(home, "seckill")
+}
 
 // reachableDir returns where the cluster asked for at dir can live when the
-// server runs as uid:gid. That is dir itself, unless a directory above it
-// cannot be entered by that user (a clone under root's 0700 home, say); then
-// the cluster lives under relocatedRoot and dir becomes a link to it, so the
-// same dir finds the same cluster next time. A dir that is already such a
-// link is followed.
-func reachableDir(dir string, uid, gid int) (string, error) {
+// server runs as uid:gid, whose home is home. That is dir itself, unless a
+// directory above it cannot be entered by that user (a clone under root's
+// 0700 home, say); then the cluster lives under relocatedRoot and dir
+// becomes a link to it, so the same dir finds the same cluster next time. A
+// dir that is already such a link is followed.
+func reachableDir(dir, home string, uid, gid int) (string, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return "", err
@@ -141,11 +148,16 @@ func reachableDir(dir string, uid, gid int) (string, error) {
 	}
 	sum := fnv.New64a()
 	sum.Write([]byte(abs))
-	alt := filepath.Join(relocatedRoot, fmt.Sprintf("%s-%x", filepath.Base(abs), sum.Sum64()))
+	root := relocatedRoot(home)
+	alt := filepath.Join(root, fmt.Sprintf("%s-%x", filepath.Base(abs), sum.Sum64()))
+	// Whatever must be made above the cluster stays open to its owner.
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return "", err
+	}
 	if err := os.MkdirAll(alt, 0o700); err != nil {
 		return "", err
 	}
-	for _, d := range []string{relocatedRoot, alt} {
+	for _, d := range []string{root, alt} {
 		if err := os.Chown(d, uid, gid); err != nil {
 			return "", err
 		}

@@ -3,6 +3,7 @@ package pgserver
 import (
 	"context"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -32,8 +33,12 @@ func TestNew_DirectoryThePostgresUserCannotReach(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Remove() })
-	if !strings.HasPrefix(c.Dir, relocatedRoot+"/") {
-		t.Fatalf("cluster in %s, want it under %s", c.Dir, relocatedRoot)
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if root := relocatedRoot(u.HomeDir); !strings.HasPrefix(c.Dir, root+"/") {
+		t.Fatalf("cluster in %s, want it under %s", c.Dir, root)
 	}
 	if target, err := os.Readlink(dir); err != nil || target != c.Dir {
 		t.Fatalf("%s links to %q (%v), want %s", dir, target, err, c.Dir)
