@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http/httptest"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -79,6 +80,35 @@ func FuzzPathOrderID(f *testing.F) {
 		}
 		if !strings.EqualFold(id.String(), s) {
 			t.Fatalf("pathOrderID(%q) = %s", s, id)
+		}
+	})
+}
+
+// FuzzListFilter: GET /orders' query gives a filter of positive ids (0 when
+// absent) and a page within its bounds, or an Invalid error.
+func FuzzListFilter(f *testing.F) {
+	for _, q := range []string{"", "user_id=7", "activity_id=3&user_id=9&limit=5&offset=10", "user_id=0", "user_id=-1",
+		"user_id=abc", "user_id=9223372036854775808", "limit=0", "limit=101", "offset=-1", "user_id=1&user_id=2",
+		"user_id=%27%20OR%201=1", "activity_id=+5", "user_id=", "user_id=007"} {
+		f.Add(q)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		r := httptest.NewRequest("GET", "/orders", nil)
+		r.URL.RawQuery = q
+		got, err := listFilter(r)
+		if err != nil {
+			if !errs.Is(err, errs.Invalid) {
+				t.Fatalf("listFilter(%q): %v, want Invalid", q, err)
+			}
+			return
+		}
+		if got.UserID < 0 || got.ActivityID < 0 || got.Limit < 1 || got.Limit > 100 || got.Offset < 0 {
+			t.Fatalf("listFilter(%q) = %+v", q, got)
+		}
+		if v := r.URL.Query().Get("user_id"); v != "" {
+			if n, err := strconv.ParseInt(v, 10, 64); err != nil || n != got.UserID {
+				t.Fatalf("listFilter(%q): user_id %d from %q", q, got.UserID, v)
+			}
 		}
 	})
 }

@@ -85,25 +85,9 @@ func handleCreateBatch(s *Store) http.HandlerFunc {
 //	@Router		/orders [get]
 func handleListOrders(s *Store) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		limit, offset, err := httpx.Page(r)
+		f, err := listFilter(r)
 		if err != nil {
 			httpx.Error(w, r, err)
-			return
-		}
-		f := Filter{Limit: limit, Offset: offset}
-		q := r.URL.Query()
-		p := httpx.FieldErrors{}
-		for name, dst := range map[string]*int64{"user_id": &f.UserID, "activity_id": &f.ActivityID} {
-			if v := q.Get(name); v != "" {
-				n, err := strconv.ParseInt(v, 10, 64)
-				if err != nil || n <= 0 {
-					p[name] = "must be a positive integer"
-				}
-				*dst = n
-			}
-		}
-		if len(p) > 0 {
-			httpx.Error(w, r, httpx.Invalid(p))
 			return
 		}
 		os, total, err := s.List(r.Context(), f)
@@ -111,8 +95,33 @@ func handleListOrders(s *Store) http.HandlerFunc {
 			httpx.Error(w, r, err)
 			return
 		}
-		httpx.List(w, os, httpx.Pagination{Limit: limit, Offset: offset, Total: total})
+		httpx.List(w, os, httpx.Pagination{Limit: f.Limit, Offset: f.Offset, Total: total})
 	}
+}
+
+// listFilter reads GET /orders' query: the page, and user_id and
+// activity_id, each a positive integer when present (0 means any).
+func listFilter(r *http.Request) (Filter, error) {
+	limit, offset, err := httpx.Page(r)
+	if err != nil {
+		return Filter{}, err
+	}
+	f := Filter{Limit: limit, Offset: offset}
+	q := r.URL.Query()
+	p := httpx.FieldErrors{}
+	for name, dst := range map[string]*int64{"user_id": &f.UserID, "activity_id": &f.ActivityID} {
+		if v := q.Get(name); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n <= 0 {
+				p[name] = "must be a positive integer"
+			}
+			*dst = n
+		}
+	}
+	if len(p) > 0 {
+		return Filter{}, httpx.Invalid(p)
+	}
+	return f, nil
 }
 
 // pathOrderID parses the {id} URL parameter as a UUID.
