@@ -12,9 +12,9 @@ import (
 
 	"github.com/seckill/seckill/internal/activity"
 	"github.com/seckill/seckill/internal/order"
-	"github.com/seckill/seckill/internal/platform/pgtest"
-	"github.com/seckill/seckill/internal/platform/svctest"
 	"github.com/seckill/seckill/internal/product"
+	"github.com/seckill/seckill/internal/testing/pgtest"
+	"github.com/seckill/seckill/internal/testing/svctest"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }

@@ -48,9 +48,9 @@ func load(t *testing.T) compose {
 
 // configNames returns every environment variable name the services read:
 // the names passed to config.Env's readers and to getenv, and the names
-// the tracing package keeps as constants. The test harnesses (pgtest,
-// jaegertest, svctest) and devtools, which finds `make tools`' binaries for
-// the local stack, read variables of their own that no service has.
+// the tracing package keeps as constants. The test harnesses under
+// internal/testing and the local stack's tools under internal/devstack read
+// variables of their own that no service has.
 func configNames(t *testing.T) map[string]bool {
 	t.Helper()
 	re := regexp.MustCompile(`(?:\.(?:String|Int|Bool|Duration|URL|List|Float|OneOf)|[gG]etenv)\("([A-Z][A-Z0-9_]+)"|(?m)^\s*env\w*\s*=\s*"([A-Z][A-Z0-9_]+)"$`)
@@ -59,7 +59,7 @@ func configNames(t *testing.T) map[string]bool {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() && (d.Name() == "pgtest" || d.Name() == "jaegertest" || d.Name() == "svctest" || d.Name() == "devtools") {
+		if d.IsDir() && (path == "../internal/testing" || path == "../internal/devstack") {
 			return filepath.SkipDir
 		}
 		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {

@@ -23,8 +23,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/seckill/seckill/internal/platform/devtools"
-	"github.com/seckill/seckill/internal/platform/pgserver"
+	"github.com/seckill/seckill/internal/devstack/devtools"
+	"github.com/seckill/seckill/internal/devstack/pgserver"
 )
 
 func main() {

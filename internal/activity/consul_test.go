@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/seckill/seckill/internal/activity"
-	"github.com/seckill/seckill/internal/platform/pgtest"
-	"github.com/seckill/seckill/internal/platform/svctest"
 	"github.com/seckill/seckill/internal/product"
+	"github.com/seckill/seckill/internal/testing/pgtest"
+	"github.com/seckill/seckill/internal/testing/svctest"
 )
 
 // fakeConsul speaks the agent and health endpoints the services use, with

@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seckill/seckill/internal/devstack/pgserver"
 	"github.com/seckill/seckill/internal/order"
-	"github.com/seckill/seckill/internal/platform/pgserver"
-	"github.com/seckill/seckill/internal/platform/svctest"
+	"github.com/seckill/seckill/internal/testing/svctest"
 )
 
 // orders returns every order of activity id as user → order id, reading

@@ -10,8 +10,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/seckill/seckill/internal/platform/errs"
-	"github.com/seckill/seckill/internal/platform/pgtest"
 	"github.com/seckill/seckill/internal/seckill"
+	"github.com/seckill/seckill/internal/testing/pgtest"
 )
 
 // TestStore_CommitProbesOnlyItsOwnUsers holds the cost of a commit to its

@@ -7,10 +7,10 @@ import (
 
 	"github.com/seckill/seckill/internal/activity"
 	"github.com/seckill/seckill/internal/order"
-	"github.com/seckill/seckill/internal/platform/jaegertest"
-	"github.com/seckill/seckill/internal/platform/pgtest"
-	"github.com/seckill/seckill/internal/platform/svctest"
 	"github.com/seckill/seckill/internal/product"
+	"github.com/seckill/seckill/internal/testing/jaegertest"
+	"github.com/seckill/seckill/internal/testing/pgtest"
+	"github.com/seckill/seckill/internal/testing/svctest"
 )
 
 // crossesServices reports whether a span of service to in tr is a child of

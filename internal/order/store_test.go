@@ -8,7 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/seckill/seckill/internal/platform/money"
-	"github.com/seckill/seckill/internal/platform/pgtest"
+	"github.com/seckill/seckill/internal/testing/pgtest"
 )
 
 // TestStore_BatchReadsOnlyItsOwnOrders holds the cost of receiving a batch

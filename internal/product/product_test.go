@@ -8,9 +8,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/seckill/seckill/internal/platform/pgtest"
-	"github.com/seckill/seckill/internal/platform/svctest"
 	"github.com/seckill/seckill/internal/product"
+	"github.com/seckill/seckill/internal/testing/pgtest"
+	"github.com/seckill/seckill/internal/testing/svctest"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seckill/seckill/internal/platform/pgtest"
+	"github.com/seckill/seckill/internal/testing/pgtest"
 )
 
 // The sales below have stock 1000 and a crowd of 20,000 users, each asking

@@ -21,8 +21,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/seckill/seckill/internal/platform/pgserver"
-	"github.com/seckill/seckill/internal/platform/pgtest"
+	"github.com/seckill/seckill/internal/devstack/pgserver"
+	"github.com/seckill/seckill/internal/testing/pgtest"
 )
 
 var binDir string

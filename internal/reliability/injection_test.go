@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seckill/seckill/internal/platform/pgtest"
+	"github.com/seckill/seckill/internal/testing/pgtest"
 )
 
 // injections are classic SQL injection strings, with quotes of every kind,

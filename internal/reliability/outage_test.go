@@ -14,7 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/seckill/seckill/internal/platform/pgserver"
+	"github.com/seckill/seckill/internal/devstack/pgserver"
 )
 
 // TestOutage_DatabaseStoppedUnderLoad stops PostgreSQL mid-sale, on a

@@ -25,8 +25,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/seckill/seckill/internal/devstack/pgserver"
 	"github.com/seckill/seckill/internal/platform/db"
-	"github.com/seckill/seckill/internal/platform/pgserver"
 	"github.com/seckill/seckill/migrations"
 )
 

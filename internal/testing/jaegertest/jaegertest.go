@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seckill/seckill/internal/platform/devtools"
-	"github.com/seckill/seckill/internal/platform/pgserver"
+	"github.com/seckill/seckill/internal/devstack/devtools"
+	"github.com/seckill/seckill/internal/devstack/pgserver"
 )
 
 // Jaeger is a running all-in-one.
