@@ -26,7 +26,7 @@ type product struct {
 // fields the activity needs and the raw object to embed.
 func (p productClient) get(ctx context.Context, id int64) (product, map[string]any, error) {
 	var raw map[string]any
-	if err := p.c.Do(ctx, http.MethodGet, fmt.Sprintf("/products/%d", id), nil, &raw); err != nil {
+	if err := p.c.Do(ctx, http.MethodGet, httpx.R("/products/{id}", id), nil, &raw); err != nil {
 		return product{}, nil, err
 	}
 	pr := product{ID: id, Name: fmt.Sprint(raw["name"])}
@@ -44,12 +44,12 @@ func (p productClient) get(ctx context.Context, id int64) (product, map[string]a
 
 func (p productClient) reserve(ctx context.Context, productID, activityID, quantity int64) error {
 	body := map[string]int64{"activity_id": activityID, "quantity": quantity}
-	return p.c.Do(ctx, http.MethodPost, fmt.Sprintf("/products/%d/reservations", productID), body, nil)
+	return p.c.Do(ctx, http.MethodPost, httpx.R("/products/{id}/reservations", productID), body, nil)
 }
 
 // release returns an activity's reservation; one that is already gone is fine.
 func (p productClient) release(ctx context.Context, productID, activityID int64) error {
-	err := p.c.Do(ctx, http.MethodDelete, fmt.Sprintf("/products/%d/reservations/%d", productID, activityID), nil, nil)
+	err := p.c.Do(ctx, http.MethodDelete, httpx.R("/products/{id}/reservations/{activity_id}", productID, activityID), nil, nil)
 	if errs.Is(err, errs.NotFound) {
 		return nil
 	}
@@ -78,6 +78,6 @@ type batchResult struct {
 
 func (o orderClient) createBatch(ctx context.Context, orders []orderIn) (batchResult, error) {
 	var out batchResult
-	err := o.c.Do(ctx, http.MethodPost, "/orders/batch", map[string]any{"orders": orders}, &out)
+	err := o.c.Do(ctx, http.MethodPost, httpx.R("/orders/batch"), map[string]any{"orders": orders}, &out)
 	return out, err
 }

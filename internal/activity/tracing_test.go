@@ -2,6 +2,7 @@ package activity_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,10 +60,18 @@ func TestTracing_CallsBetweenServicesAreOneTrace(t *testing.T) {
 	for _, s := range tr.Spans {
 		ops[tr.Service(s)+": "+s.OperationName] = true
 	}
+	// Both sides of each call are named by the route pattern, never by
+	// the path, so ids do not become operations.
 	for _, want := range []string{"activity: HTTP POST /activities", "product: HTTP GET /products/{id}",
+		"activity: HTTP GET /products/{id}", "activity: HTTP POST /products/{id}/reservations",
 		"product: HTTP POST /products/{id}/reservations", "activity: db.query"} {
 		if !ops[want] {
 			t.Errorf("trace %s lacks span %q; has %v", tr.TraceID, want, ops)
+		}
+	}
+	for op := range ops {
+		if strings.ContainsAny(op, "0123456789") {
+			t.Errorf("span %q is named with an id or address", op)
 		}
 	}
 	t.Logf("trace %s: %d spans across activity and product", tr.TraceID, len(tr.Spans))

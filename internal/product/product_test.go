@@ -1,6 +1,8 @@
 package product_test
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -8,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/seckill/seckill/internal/platform/app"
 	"github.com/seckill/seckill/internal/product"
 	"github.com/seckill/seckill/internal/testing/pgtest"
 	"github.com/seckill/seckill/internal/testing/svctest"
@@ -232,4 +235,39 @@ func TestProduct_HealthAndSwagger(t *testing.T) {
 		t.Fatalf("swagger UI: %v %v", err, resp)
 	}
 	resp.Body.Close()
+}
+
+func TestRun_StartupLineNamesTheServiceOnce(t *testing.T) {
+	env := map[string]string{"DATABASE_URL": pgtest.NewDB(t), "HTTP_ADDR": "127.0.0.1:0", "JAEGER_DISABLED": "true"}
+	var out syncBuffer
+	ctx, stop := context.WithCancel(context.Background())
+	err := product.Run(ctx, func(k string) string { return env[k] }, &out, app.Options{Ready: func(string) { stop() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _, _ := strings.Cut(out.String(), "\n")
+	if !strings.Contains(first, `"msg":"starting"`) {
+		t.Fatalf("first log line is not the startup line: %s", first)
+	}
+	if got := strings.Count(first, `"service":`); got != 1 {
+		t.Errorf("the startup line has %d \"service\" keys, want 1: %s", got, first)
+	}
+}
+
+// syncBuffer is a bytes.Buffer the service's goroutines may write to.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

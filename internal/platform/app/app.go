@@ -67,6 +67,7 @@ type Options struct {
 // down in order: stop accepting requests and drain in-flight ones, stop the
 // workers, close the database pool.
 func Run(ctx context.Context, cfg Config, set migrations.Set, stderr io.Writer, build BuildFunc, opt Options) error {
+	// Every line names the service, so LogAttrs leaves the name out.
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel})).With("service", cfg.Name)
 	slog.SetDefault(logger)
 	logger.Info("starting", cfg.LogAttrs()...)
@@ -232,7 +233,10 @@ func peerTransport() *http.Transport {
 // /healthz, /readyz and /metrics routes.
 func NewRouter(cfg Config, pool *pgxpool.Pool, m *metrics.Metrics, tracer opentracing.Tracer) chi.Router {
 	r := chi.NewRouter()
-	r.Use(httpx.Recover, httpx.RequestID, m.Middleware, tracing.Middleware(tracer), httpx.CORS(cfg.CORS), httpx.AccessLog(cfg.AccessLog))
+	// Health checks, scrapes and the Swagger UI's assets are not traced:
+	// they would bury the requests worth reading.
+	untraced := []string{"/healthz", "/readyz", "/metrics", "/swagger/"}
+	r.Use(httpx.Recover, httpx.RequestID, m.Middleware, tracing.Middleware(tracer, untraced...), httpx.CORS(cfg.CORS), httpx.AccessLog(cfg.AccessLog))
 	r.NotFound(httpx.NotFound)
 	r.MethodNotAllowed(httpx.MethodNotAllowed)
 	r.Get("/healthz", handleHealthz)

@@ -75,7 +75,7 @@ func LoadConfig(env *config.Env, name, defaultAddr string) Config {
 
 // LogAttrs returns the configuration as log attributes, secrets masked.
 func (c Config) LogAttrs() []any {
-	return []any{"service", c.Name, "http_addr", c.HTTP.Addr, "database_url", config.Redact(c.DatabaseURL),
+	return []any{"http_addr", c.HTTP.Addr, "database_url", config.Redact(c.DatabaseURL),
 		"db_max_conns", c.DBMaxConns, "migrate_on_start", c.Migrate, "access_log", c.AccessLog,
 		"log_level", c.LogLevel.String(), "cors_origin", c.CORS.AllowOrigin, "debug_addr", c.DebugAddr,
 		"consul_http_addr", c.ConsulAddr, "service_advertise_addr", c.AdvertiseAddr}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/seckill/seckill/internal/platform/errs"
@@ -42,11 +44,51 @@ func NewClient(name string, peer Resolver, transport http.RoundTripper, timeout 
 	return &Client{HTTP: &http.Client{Transport: transport, Timeout: timeout}, Peer: peer, Name: name}
 }
 
-// Do sends in (when not nil) as JSON with the given method to path, and
+// Route is the path of a call to a peer and the route pattern it fills in.
+// The pattern names the call's span, so that /products/1 and /products/2
+// are one operation.
+type Route struct{ Pattern, Path string }
+
+// R returns the Route that fills pattern's {placeholders}, in order, with
+// args, each path-escaped.
+func R(pattern string, args ...any) Route {
+	var b strings.Builder
+	rest := pattern
+	for _, a := range args {
+		i := strings.IndexByte(rest, '{')
+		j := strings.IndexByte(rest, '}')
+		if i < 0 || j < i {
+			break
+		}
+		b.WriteString(rest[:i])
+		b.WriteString(url.PathEscape(fmt.Sprint(a)))
+		rest = rest[j+1:]
+	}
+	b.WriteString(rest)
+	return Route{Pattern: pattern, Path: b.String()}
+}
+
+type routeKey struct{}
+
+// WithRoutePattern returns ctx carrying the route pattern of an outgoing
+// call, for the tracing transport to name its span by.
+func WithRoutePattern(ctx context.Context, pattern string) context.Context {
+	return context.WithValue(ctx, routeKey{}, pattern)
+}
+
+// RoutePatternFrom returns the pattern WithRoutePattern stored, or "".
+func RoutePatternFrom(ctx context.Context) string {
+	p, _ := ctx.Value(routeKey{}).(string)
+	return p
+}
+
+// Do sends in (when not nil) as JSON with the given method to route, and
 // decodes the envelope's data into out (when not nil). A peer's error
 // envelope comes back as an *errs.Error with the peer's code and message; a
 // peer that cannot be reached is errs.Unavailable.
-func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {
+func (c *Client) Do(ctx context.Context, method string, route Route, in, out any) error {
+	ctx = WithRoutePattern(ctx, route.Pattern)
+	path := route.Path
 	base, err := c.Peer.Resolve(ctx)
 	if err != nil {
 		return errs.Wrap(errs.Unavailable, err, c.Name+" service cannot be found")

@@ -150,3 +150,22 @@ func TestMiddleware(t *testing.T) {
 		}
 	})
 }
+
+func TestR_FillsThePatternInOrder(t *testing.T) {
+	tests := []struct {
+		pattern string
+		args    []any
+		want    string
+	}{
+		{"/orders/batch", nil, "/orders/batch"},
+		{"/products/{id}", []any{int64(7)}, "/products/7"},
+		{"/products/{id}/reservations/{activity_id}", []any{int64(7), int64(3)}, "/products/7/reservations/3"},
+		{"/users/{name}", []any{"a/b c"}, "/users/a%2Fb%20c"},
+	}
+	for _, tc := range tests {
+		r := R(tc.pattern, tc.args...)
+		if r.Path != tc.want || r.Pattern != tc.pattern {
+			t.Errorf("R(%q, %v) = %+v, want path %q", tc.pattern, tc.args, r, tc.want)
+		}
+	}
+}

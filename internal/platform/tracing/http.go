@@ -21,10 +21,16 @@ import (
 // is tagged with the method, URL and status; a status of 500 or more, or a
 // handler panic, marks it as an error.
 //
+// A request that matches no route is named "HTTP <METHOD> (no route)": its
+// path may hold anything, and each distinct name would be a new operation.
+// Requests for the paths in untraced are not traced at all (an entry ending
+// in "/" names every path under it): health checks, metrics scrapes and the
+// Swagger UI's assets would otherwise bury the traces worth reading.
+//
 // Install it with the router's Use so the pattern is known; wrapping a chi
 // router from outside works too. When tracer is a NoopTracer it returns next
 // itself, so disabled tracing costs nothing per request.
-func Middleware(tracer opentracing.Tracer) func(http.Handler) http.Handler {
+func Middleware(tracer opentracing.Tracer, untraced ...string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		if !enabled(tracer) {
 			return next
@@ -32,6 +38,10 @@ func Middleware(tracer opentracing.Tracer) func(http.Handler) http.Handler {
 		// Other tracers may read other headers: they always get to look.
 		_, isJaeger := tracer.(*jaeger.Tracer)
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if skipped(r.URL.Path, untraced) {
+				next.ServeHTTP(w, r)
+				return
+			}
 			var parent opentracing.SpanContext
 			if !isJaeger || carriesContext(r.Header) {
 				// An unreadable incoming context leaves parent nil: this
@@ -66,7 +76,7 @@ func Middleware(tracer opentracing.Tracer) func(http.Handler) http.Handler {
 				if pattern := rctx.RoutePattern(); pattern != "" {
 					span.SetOperationName("HTTP " + r.Method + " " + pattern)
 				} else {
-					span.SetOperationName("HTTP " + r.Method + " " + r.URL.Path)
+					span.SetOperationName("HTTP " + r.Method + " (no route)")
 				}
 				ext.HTTPStatusCode.Set(span, uint16(status))
 				if status >= http.StatusInternalServerError {
@@ -78,6 +88,17 @@ func Middleware(tracer opentracing.Tracer) func(http.Handler) http.Handler {
 			completed = true
 		})
 	}
+}
+
+// skipped reports whether path is one of untraced, or under one that ends
+// in "/".
+func skipped(path string, untraced []string) bool {
+	for _, u := range untraced {
+		if path == u || (strings.HasSuffix(u, "/") && strings.HasPrefix(path, u)) {
+			return true
+		}
+	}
+	return false
 }
 
 // The headers Jaeger's propagator reads, in net/http's canonical form. New
@@ -132,7 +153,10 @@ func operation(method string) string {
 
 // Transport returns a RoundTripper that wraps each outgoing request in a
 // client span, a child of the span in the request's context if there is
-// one, named "HTTP <METHOD> <host><path>", and sends the span's context in
+// one, named "HTTP <METHOD> <route pattern>" when the caller put the pattern
+// in the context (httpx.Client does, from its httpx.Route) and "HTTP
+// <METHOD>" otherwise, never by the path: ids in names make every call a new
+// operation in Jaeger. It sends the span's context in
 // the request headers for the peer's Middleware to join. The span ends when
 // the response headers arrive. base nil means http.DefaultTransport; with a
 // NoopTracer Transport returns base itself.
@@ -157,7 +181,11 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if parent := opentracing.SpanFromContext(req.Context()); parent != nil {
 		opts = append(opts, opentracing.ChildOf(parent.Context()))
 	}
-	span := t.tracer.StartSpan("HTTP "+req.Method+" "+req.URL.Host+req.URL.Path, opts...)
+	name := operation(req.Method)
+	if pattern := httpx.RoutePatternFrom(req.Context()); pattern != "" {
+		name += " " + pattern
+	}
+	span := t.tracer.StartSpan(name, opts...)
 	defer span.Finish()
 	ext.HTTPMethod.Set(span, req.Method)
 	ext.HTTPUrl.Set(span, req.URL.String())

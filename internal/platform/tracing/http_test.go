@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 
 	"github.com/go-chi/chi/v5"
@@ -13,6 +14,8 @@ import (
 	"github.com/opentracing/opentracing-go/ext"
 	"github.com/opentracing/opentracing-go/mocktracer"
 	"github.com/uber/jaeger-client-go"
+
+	"github.com/seckill/seckill/internal/platform/httpx"
 )
 
 // onlySpan returns the single finished span of tracer, failing otherwise.
@@ -141,7 +144,9 @@ func TestMiddleware_OperationName(t *testing.T) {
 		want string
 	}{
 		{"MountedRoute", "/api/activities/3/seckill", "HTTP GET /api/activities/{id}/seckill"},
-		{"UnknownRouteFallsBackToPath", "/nope", "HTTP GET /nope"},
+		// An unmatched path may hold anything: naming spans by it
+		// would make a new operation of every id and probe.
+		{"UnknownRouteIsNotNamedByPath", "/nope/42", "HTTP GET (no route)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name+"/Use", func(t *testing.T) {
@@ -160,6 +165,59 @@ func TestMiddleware_OperationName(t *testing.T) {
 			routes(r)
 			h := Middleware(tracer)(r)
 			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, tc.path, nil))
+			if got := onlySpan(t, tracer).OperationName; got != tc.want {
+				t.Errorf("OperationName = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestMiddleware_UntracedPaths(t *testing.T) {
+	tracer := mocktracer.New()
+	r := chi.NewRouter()
+	r.Use(Middleware(tracer, "/healthz", "/swagger/"))
+	ok := func(http.ResponseWriter, *http.Request) {}
+	r.Get("/healthz", ok)
+	r.Get("/healthzz", ok)
+	r.Get("/swagger/*", ok)
+	r.Get("/products/{id}", ok)
+	for _, path := range []string{"/healthz", "/swagger/index.html", "/swagger/swagger-ui.css", "/healthzz", "/products/1"} {
+		r.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, path, nil))
+	}
+	var got []string
+	for _, s := range tracer.FinishedSpans() {
+		got = append(got, s.OperationName)
+	}
+	if want := []string{"HTTP GET /healthzz", "HTTP GET /products/{id}"}; !slices.Equal(got, want) {
+		t.Errorf("traced %q, want %q", got, want)
+	}
+}
+
+func TestTransport_NamesCallsByRoutePattern(t *testing.T) {
+	tests := []struct {
+		name    string
+		pattern string
+		want    string
+	}{
+		{"WithPattern", "/products/{id}/reservations", "HTTP POST /products/{id}/reservations"},
+		{"WithoutPatternNoPath", "", "HTTP POST"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tracer := mocktracer.New()
+			ctx := context.Background()
+			if tc.pattern != "" {
+				ctx = httpx.WithRoutePattern(ctx, tc.pattern)
+			}
+			req := httptest.NewRequest(http.MethodPost, "http://product:8503/products/7/reservations", nil).WithContext(ctx)
+			base := roundTripFunc(func(*http.Request) (*http.Response, error) {
+				return &http.Response{StatusCode: 201, Body: http.NoBody}, nil
+			})
+			resp, err := Transport(tracer, base).RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
 			if got := onlySpan(t, tracer).OperationName; got != tc.want {
 				t.Errorf("OperationName = %q, want %q", got, tc.want)
 			}
@@ -193,6 +251,7 @@ func TestTransport_EndToEnd(t *testing.T) {
 	root := tracer.StartSpan("handler")
 	ctx := opentracing.ContextWithSpan(context.Background(), root)
 	client := &http.Client{Transport: Transport(tracer, nil)}
+	ctx = httpx.WithRoutePattern(ctx, "/products/{id}")
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/products/42", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -215,9 +274,15 @@ func TestTransport_EndToEnd(t *testing.T) {
 	for _, s := range tracer.FinishedSpans() {
 		byName[s.OperationName] = s
 	}
-	host := req.URL.Host
-	clientSpan, serverSpan := byName["HTTP GET "+host+"/products/42"], byName["HTTP GET /products/{id}"]
-	if clientSpan == nil || serverSpan == nil {
+	clientSpan, serverSpan := byName["HTTP GET /products/{id}"], (*mocktracer.MockSpan)(nil)
+	for _, s := range tracer.FinishedSpans() {
+		if s.Tag("span.kind") == ext.SpanKindRPCServerEnum {
+			serverSpan = s
+		} else if s != root {
+			clientSpan = s
+		}
+	}
+	if clientSpan == nil || serverSpan == nil || clientSpan.OperationName != "HTTP GET /products/{id}" || serverSpan.OperationName != "HTTP GET /products/{id}" {
 		t.Fatalf("finished spans %v, want a client and a server span", byName)
 	}
 	if got, want := clientSpan.ParentID, ctxOf(root.(*mocktracer.MockSpan)).SpanID; got != want {
