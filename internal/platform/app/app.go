@@ -110,7 +110,14 @@ func Run(ctx context.Context, cfg Config, set migrations.Set, stderr io.Writer, 
 	if err != nil {
 		return fmt.Errorf("build %s service: %w", cfg.Name, err)
 	}
-	router := NewRouter(cfg, pool, m, tracer)
+	var access *httpx.AccessLogger
+	if cfg.AccessLog {
+		access = httpx.NewAccessLogger(stderr, cfg.Name, 0)
+		// Closed after the server has drained, so the last requests' lines
+		// are written.
+		defer access.Close()
+	}
+	router := NewRouter(cfg, pool, m, tracer, access)
 	svc.Routes(router)
 	if svc.Swagger != "" {
 		router.Get("/swagger/*", httpSwagger.Handler(httpSwagger.InstanceName(svc.Swagger), httpSwagger.URL("/swagger/doc.json")))
@@ -230,13 +237,16 @@ func peerTransport() *http.Transport {
 }
 
 // NewRouter returns a chi router with the common middleware and the
-// /healthz, /readyz and /metrics routes.
-func NewRouter(cfg Config, pool *pgxpool.Pool, m *metrics.Metrics, tracer opentracing.Tracer) chi.Router {
+// /healthz, /readyz and /metrics routes. access may be nil: no access log.
+func NewRouter(cfg Config, pool *pgxpool.Pool, m *metrics.Metrics, tracer opentracing.Tracer, access *httpx.AccessLogger) chi.Router {
 	r := chi.NewRouter()
 	// Health checks, scrapes and the Swagger UI's assets are not traced:
 	// they would bury the requests worth reading.
 	untraced := []string{"/healthz", "/readyz", "/metrics", "/swagger/"}
-	r.Use(httpx.Recover, httpx.RequestID, m.Middleware, tracing.Middleware(tracer, untraced...), httpx.CORS(cfg.CORS), httpx.AccessLog(cfg.AccessLog))
+	r.Use(httpx.Recover, httpx.RequestID, m.Middleware, tracing.Middleware(tracer, untraced...), httpx.CORS(cfg.CORS))
+	if access != nil {
+		r.Use(access.Middleware)
+	}
 	r.NotFound(httpx.NotFound)
 	r.MethodNotAllowed(httpx.MethodNotAllowed)
 	r.Get("/healthz", handleHealthz)

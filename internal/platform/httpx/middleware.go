@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"github.com/seckill/seckill/internal/platform/errs"
 )
@@ -170,23 +169,6 @@ func Recorder(w http.ResponseWriter) *StatusRecorder {
 		return s
 	}
 	return &StatusRecorder{ResponseWriter: w}
-}
-
-// AccessLog logs one line per request. When enabled is false it is a no-op:
-// under a flash-sale load a line per request costs more than the request.
-func AccessLog(enabled bool) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		if !enabled {
-			return next
-		}
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			start := time.Now()
-			rec := Recorder(w)
-			next.ServeHTTP(rec, r)
-			slog.InfoContext(r.Context(), "http", "method", r.Method, "path", r.URL.Path, "status", rec.Status,
-				"bytes", rec.Bytes, "duration", time.Since(start), "request_id", RequestIDFrom(r.Context()))
-		})
-	}
 }
 
 // NotFound answers unknown routes with the error envelope.
