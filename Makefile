@@ -10,7 +10,7 @@ JAEGER_VERSION := v1.35.0
 SERVICES := product activity order
 BINARIES := $(SERVICES) seckill-migrate
 
-.PHONY: all build run demo test test-reliability fuzz test-short test-reliability bench run demo migrate swag swag-check lint fmt tidy tools postgres clean
+.PHONY: all build run demo test compose-check test-reliability fuzz test-short test-reliability bench run demo migrate swag swag-check lint fmt tidy tools postgres clean
 
 all: build
 
@@ -72,6 +72,12 @@ swag: $(SWAG)
 ## swag-check: fail when the committed Swagger docs are stale
 swag-check: swag
 	@git diff --exit-code -- api/ || { echo "api/ docs are stale: run make swag and commit" >&2; exit 1; }
+
+## compose-check: docker-compose.yml as Debian's docker-compose 1.29 reads it, without and with a .env
+## (the Compose v2 parser, compose-go, reads it in deployments' tests)
+compose-check:
+	docker-compose -f docker-compose.yml config -q
+	docker-compose -f docker-compose.yml --env-file .env_template config -q
 
 ## lint: formatting and vet
 lint:

@@ -4,6 +4,7 @@
 package deployments
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,39 +12,48 @@ import (
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
 )
 
-type compose struct {
-	Services map[string]struct {
-		Image string `yaml:"image"`
-		Build *struct {
-			Context    string            `yaml:"context"`
-			Dockerfile string            `yaml:"dockerfile"`
-			Args       map[string]string `yaml:"args"`
-		} `yaml:"build"`
-		Ports       []string          `yaml:"ports"`
-		Environment map[string]string `yaml:"environment"`
-		Healthcheck *struct {
-			Test []string `yaml:"test"`
-		} `yaml:"healthcheck"`
-		DependsOn map[string]struct {
-			Condition string `yaml:"condition"`
-		} `yaml:"depends_on"`
-	} `yaml:"services"`
-}
-
-func load(t *testing.T) compose {
+// load reads docker-compose.yml with compose-go, the parser of Compose v2,
+// with envFile as its .env ("" for none), interpolated and validated as
+// `docker compose config` does. Debian's docker-compose 1.29 reads the same
+// file in .ci/run.
+func load(t *testing.T, envFile string) *types.Project {
 	t.Helper()
-	raw, err := os.ReadFile("../docker-compose.yml")
+	abs, err := filepath.Abs("..")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var c compose
-	if err := yaml.Unmarshal(raw, &c); err != nil {
-		t.Fatalf("docker-compose.yml: %v", err)
+	opts := []cli.ProjectOptionsFn{cli.WithName("seckill"), cli.WithWorkingDirectory(abs), cli.WithInterpolation(true)}
+	if envFile != "" {
+		opts = append(opts, cli.WithEnvFiles(envFile), cli.WithDotEnv)
 	}
-	return c
+	o, err := cli.NewProjectOptions([]string{filepath.Join(abs, "docker-compose.yml")}, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := o.LoadProject(context.Background())
+	if err != nil {
+		t.Fatalf("docker-compose.yml (env file %q): %v", envFile, err)
+	}
+	return p
+}
+
+// loadBoth returns the project read without a .env and with .env_template
+// copied to .env, the two ways a new user runs it.
+func loadBoth(t *testing.T) map[string]*types.Project {
+	t.Helper()
+	raw, err := os.ReadFile("../.env_template")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := filepath.Join(t.TempDir(), ".env")
+	if err := os.WriteFile(env, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return map[string]*types.Project{"without .env": load(t, ""), "with .env": load(t, env)}
 }
 
 // configNames returns every environment variable name the services read:
@@ -81,51 +91,89 @@ func configNames(t *testing.T) map[string]bool {
 }
 
 func TestCompose_ServicesPortsAndHealth(t *testing.T) {
-	c := load(t)
-	wantPorts := map[string]string{"consul": "8501:", "jaeger": "8502:", "product": "8503:8503", "activity": "8504:8504", "order": "8505:8505"}
-	for _, name := range []string{"postgres", "consul", "jaeger", "product", "activity", "order"} {
-		if _, ok := c.Services[name]; !ok {
-			t.Errorf("service %s is missing", name)
-		}
+	for how, c := range loadBoth(t) {
+		t.Run(how, func(t *testing.T) {
+			wantPorts := map[string]string{"consul": "8501", "jaeger": "8502", "product": "8503", "activity": "8504", "order": "8505",
+				"grafana": "3000", "prometheus": "9090"}
+			for name, port := range wantPorts {
+				s, ok := c.Services[name]
+				if !ok {
+					t.Errorf("service %s is missing", name)
+					continue
+				}
+				found := false
+				for _, p := range s.Ports {
+					found = found || p.Published == port
+				}
+				if !found {
+					t.Errorf("service %s does not publish %s (ports %v)", name, port, s.Ports)
+				}
+			}
+			for _, name := range []string{"product", "activity", "order"} {
+				s := c.Services[name]
+				// /readyz, not /healthz: a service whose database is
+				// gone is alive but cannot serve, and must not count
+				// as healthy for the services that wait for it.
+				if s.HealthCheck == nil || !strings.Contains(strings.Join(s.HealthCheck.Test, " "), "/readyz") {
+					t.Errorf("%s has no /readyz health check", name)
+				}
+				if s.DependsOn["postgres"].Condition != "service_healthy" {
+					t.Errorf("%s does not wait for a healthy postgres", name)
+				}
+				if s.Build == nil || s.Build.Args["SERVICE"] == nil || *s.Build.Args["SERVICE"] != name {
+					t.Errorf("%s is not built with SERVICE=%s", name, name)
+				} else if _, err := os.Stat(filepath.Join(s.Build.Context, s.Build.Dockerfile)); err != nil {
+					t.Errorf("%s: %v", name, err)
+				}
+				if _, err := os.Stat(filepath.Join("..", "cmd", name)); err != nil {
+					t.Errorf("%s: no cmd/%s to build", name, name)
+				}
+			}
+			if c.Services["activity"].DependsOn["product"].Condition != "service_healthy" ||
+				c.Services["activity"].DependsOn["order"].Condition != "service_healthy" {
+				t.Error("activity does not wait for healthy product and order services")
+			}
+			// Every file the monitoring services mount exists.
+			for _, name := range []string{"prometheus", "grafana"} {
+				for _, v := range c.Services[name].Volumes {
+					if _, err := os.Stat(v.Source); err != nil {
+						t.Errorf("%s mounts %s: %v", name, v.Source, err)
+					}
+				}
+			}
+		})
 	}
-	for name, port := range wantPorts {
-		found := false
-		for _, p := range c.Services[name].Ports {
-			found = found || strings.HasPrefix(p, port)
-		}
-		if !found {
-			t.Errorf("service %s does not publish %s (ports %v)", name, port, c.Services[name].Ports)
-		}
+}
+
+func TestCompose_DotEnvReachesTheServices(t *testing.T) {
+	env := filepath.Join(t.TempDir(), ".env")
+	if err := os.WriteFile(env, []byte("LOG_LEVEL=debug\nACCESS_CONTROL_ALLOW_ORIGIN=\n"), 0o600); err != nil {
+		t.Fatal(err)
 	}
-	for _, name := range []string{"product", "activity", "order"} {
-		s := c.Services[name]
-		if s.Healthcheck == nil || !strings.Contains(strings.Join(s.Healthcheck.Test, " "), "/healthz") {
-			t.Errorf("%s has no /healthz health check", name)
+	for how, tc := range map[string]struct {
+		env            string
+		level, origins string
+	}{"without .env": {"", "info", "*"}, "with .env": {env, "debug", ""}} {
+		c := load(t, tc.env)
+		for _, name := range []string{"product", "activity", "order"} {
+			e := c.Services[name].Environment
+			if got := e["LOG_LEVEL"]; got == nil || *got != tc.level {
+				t.Errorf("%s: %s: LOG_LEVEL = %v, want %q", how, name, got, tc.level)
+			}
+			// An empty value is kept: it is how CORS is turned off.
+			if got := e["ACCESS_CONTROL_ALLOW_ORIGIN"]; got == nil || *got != tc.origins {
+				t.Errorf("%s: %s: ACCESS_CONTROL_ALLOW_ORIGIN = %v, want %q", how, name, got, tc.origins)
+			}
 		}
-		if s.DependsOn["postgres"].Condition != "service_healthy" {
-			t.Errorf("%s does not wait for a healthy postgres", name)
-		}
-		if s.Build == nil || s.Build.Args["SERVICE"] != name {
-			t.Errorf("%s is not built with SERVICE=%s", name, name)
-		} else if _, err := os.Stat(filepath.Join("..", s.Build.Context, s.Build.Dockerfile)); err != nil {
-			t.Errorf("%s: %v", name, err)
-		}
-		if _, err := os.Stat(filepath.Join("..", "cmd", name)); err != nil {
-			t.Errorf("%s: no cmd/%s to build", name, name)
-		}
-	}
-	if c.Services["activity"].DependsOn["product"].Condition != "service_healthy" ||
-		c.Services["activity"].DependsOn["order"].Condition != "service_healthy" {
-		t.Error("activity does not wait for healthy product and order services")
 	}
 }
 
 func TestCompose_EveryVariableIsReadByTheCode(t *testing.T) {
-	c := load(t)
+	c := load(t, "")
 	names := configNames(t)
 	for svc, s := range c.Services {
 		if s.Build == nil {
-			continue // images of others: postgres, consul, jaeger
+			continue // images of others: postgres, consul, jaeger, prometheus, grafana
 		}
 		for k := range s.Environment {
 			if !names[k] {

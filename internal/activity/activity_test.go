@@ -216,6 +216,8 @@ func TestSeckill_ExactlyStockWinners(t *testing.T) {
 		`http_requests_total{method="POST",route="/activities/{id}/seckill",service="activity",status="200"} 20000`,
 		`seckill_commit_batch_size_count{service="activity"}`,
 		`relay_backlog{service="activity"} 100`,
+		fmt.Sprintf(`seckill_activity_stock{activity_id="%d",service="activity"} 100`, id),
+		fmt.Sprintf(`seckill_activity_remaining{activity_id="%d",service="activity"} 0`, id),
 	} {
 		if !strings.Contains(string(raw), want) {
 			t.Errorf("/metrics lacks %s", want)

@@ -2,6 +2,8 @@ package activity
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,6 +41,9 @@ func newSaleMetrics(m *metrics.Metrics, store *Store) (*saleMetrics, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := m.Registerer().Register(stockCollector{store}); err != nil {
+		return nil, fmt.Errorf("register stock gauges: %w", err)
+	}
 	sm := &saleMetrics{outcomes: map[seckill.Status]prometheus.Counter{}, batch: batch.WithLabelValues()}
 	for _, s := range []seckill.Status{seckill.Won, seckill.AlreadyWon, seckill.SoldOut, seckill.NotStarted, seckill.Ended} {
 		sm.outcomes[s] = outcomes.WithLabelValues(string(s))
@@ -49,5 +54,50 @@ func newSaleMetrics(m *metrics.Metrics, store *Store) (*saleMetrics, error) {
 func (sm *saleMetrics) observe(s seckill.Status) {
 	if c, ok := sm.outcomes[s]; ok {
 		c.Inc()
+	}
+}
+
+// The stock gauges: what a dashboard needs to draw a sale's stock running
+// out. They are read from the database at each scrape, for the activities
+// open now or ended within the hour (at most stockSeriesLimit), so the
+// series stay few and agree across activity instances.
+var (
+	stockDesc = prometheus.NewDesc("seckill_activity_stock", "Units an activity put on sale.",
+		[]string{"activity_id"}, nil)
+	remainingDesc = prometheus.NewDesc("seckill_activity_remaining", "Units of an activity not yet sold.",
+		[]string{"activity_id"}, nil)
+)
+
+const stockSeriesLimit = 50
+
+type stockCollector struct{ store *Store }
+
+// Describe implements prometheus.Collector.
+func (c stockCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- stockDesc
+	ch <- remainingDesc
+}
+
+// Collect implements prometheus.Collector. A database that does not answer
+// leaves the gauges out of this scrape rather than reporting a guess.
+func (c stockCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	const q = `SELECT id, stock, remaining FROM activity.activities
+		WHERE start_time <= now() AND end_time > now() - interval '1 hour'
+		ORDER BY id DESC LIMIT $1`
+	rows, err := c.store.pool.Query(ctx, q, stockSeriesLimit)
+	if err != nil {
+		return
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, stock, remaining int64
+		if rows.Scan(&id, &stock, &remaining) != nil {
+			return
+		}
+		label := strconv.FormatInt(id, 10)
+		ch <- prometheus.MustNewConstMetric(stockDesc, prometheus.GaugeValue, float64(stock), label)
+		ch <- prometheus.MustNewConstMetric(remainingDesc, prometheus.GaugeValue, float64(remaining), label)
 	}
 }
