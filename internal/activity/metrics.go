@@ -19,7 +19,7 @@ type saleMetrics struct {
 	batch    prometheus.Observer
 }
 
-func newSaleMetrics(m *metrics.Metrics, store *Store) (*saleMetrics, error) {
+func newSaleMetrics(m *metrics.Metrics, store *Store, outbox *Outbox) (*saleMetrics, error) {
 	outcomes, err := m.Counter("seckill_outcomes_total", "Purchase answers by status.", "status")
 	if err != nil {
 		return nil, err
@@ -32,7 +32,7 @@ func newSaleMetrics(m *metrics.Metrics, store *Store) (*saleMetrics, error) {
 	err = m.GaugeFunc("relay_backlog", "Committed wins not yet confirmed by the order service.", func() float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		n, err := store.Backlog(ctx)
+		n, err := outbox.Backlog(ctx)
 		if err != nil {
 			return -1 // the database did not answer; -1 cannot be mistaken for a level
 		}

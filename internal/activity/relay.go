@@ -17,7 +17,7 @@ import (
 // at least once; the order service is idempotent on the order id, so each
 // win becomes exactly one order. A restarted process resumes from the table.
 type relay struct {
-	store  *Store
+	outbox *Outbox
 	orders orderClient
 	batch  int
 	idle   time.Duration // poll interval when nothing wakes it
@@ -26,8 +26,8 @@ type relay struct {
 	tracer opentracing.Tracer
 }
 
-func newRelay(store *Store, orders orderClient, batch int, idle time.Duration, tracer opentracing.Tracer) *relay {
-	return &relay{store: store, orders: orders, batch: batch, idle: idle, wake: make(chan struct{}, 1), log: slog.Default(), tracer: tracer}
+func newRelay(outbox *Outbox, orders orderClient, batch int, idle time.Duration, tracer opentracing.Tracer) *relay {
+	return &relay{outbox: outbox, orders: orders, batch: batch, idle: idle, wake: make(chan struct{}, 1), log: slog.Default(), tracer: tracer}
 }
 
 // gatherWins is how long a woken relay waits for more wins before it
@@ -102,7 +102,7 @@ func (r *relay) flush() {
 
 // deliverOnce posts one batch and returns how many wins it handled.
 func (r *relay) deliverOnce(ctx context.Context) (n int, err error) {
-	ds, err := r.store.Undelivered(ctx, r.batch)
+	ds, err := r.outbox.Undelivered(ctx, r.batch)
 	if err != nil || len(ds) == 0 {
 		return 0, err
 	}
@@ -134,12 +134,12 @@ func (r *relay) deliverOnce(ctx context.Context) (n int, err error) {
 			// Another order exists for this user and activity: retrying
 			// cannot help. Keep the win, record why, and say so loudly.
 			r.log.Error("relay: order service refused an order", "order_id", x.ID, "status", x.Status, "message", x.Message)
-			if err := r.store.MarkFailed(ctx, x.ID, x.Status+": "+x.Message); err != nil {
+			if err := r.outbox.MarkFailed(ctx, x.ID, x.Status+": "+x.Message); err != nil {
 				return 0, err
 			}
 		}
 	}
-	if err := r.store.MarkDelivered(ctx, done); err != nil {
+	if err := r.outbox.MarkDelivered(ctx, done); err != nil {
 		return 0, err
 	}
 	return len(ds), nil

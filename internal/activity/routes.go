@@ -7,13 +7,13 @@ import (
 )
 
 // routes is the whole API of the activity service.
-func routes(r chi.Router, s *Store, products productClient, engine *seckill.Engine, lim limits, observe func(seckill.Status)) {
-	r.Post("/activities", handleCreateActivity(s, products))
+func routes(r chi.Router, s *Store, cat *Catalog, sales *Sales, products productClient, engine *seckill.Engine, lim limits, observe func(seckill.Status)) {
+	r.Post("/activities", handleCreateActivity(cat))
 	r.Get("/activities", handleListActivities(s))
 	r.Get("/activities/{id}", handleGetActivity(s, products))
-	r.Put("/activities/{id}", handleUpdateActivity(s, products, engine))
-	r.Delete("/activities/{id}", handleDeleteActivity(s, products, engine))
+	r.Put("/activities/{id}", handleUpdateActivity(cat))
+	r.Delete("/activities/{id}", handleDeleteActivity(cat))
 	r.Post("/activities/{id}/seckill", handleSeckill(engine, lim, observe))
-	r.Get("/activities/{id}/seckill/{user_id}", handleOutcome(s))
+	r.Get("/activities/{id}/seckill/{user_id}", handleOutcome(sales))
 	r.Get("/activities/{id}/stats", handleStats(s))
 }

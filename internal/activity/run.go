@@ -10,6 +10,7 @@ package activity
 import (
 	"context"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -63,7 +64,7 @@ func Run(ctx context.Context, getenv func(string) string, stderr io.Writer, opt 
 		return err
 	}
 	return app.Run(ctx, cfg.Config, migrations.Activity, stderr, func(ctx context.Context, d app.Deps) (*app.Service, error) {
-		store := NewStore(d.Pool)
+		store, sales, outbox := NewStore(d.Pool), NewSales(d.Pool), NewOutbox(d.Pool)
 		productPeer, err := d.Peer("product", cfg.ProductServiceURL)
 		if err != nil {
 			return nil, err
@@ -74,13 +75,13 @@ func Run(ctx context.Context, getenv func(string) string, stderr io.Writer, opt 
 		}
 		products := productClient{httpx.NewClient("product", productPeer, d.Transport, cfg.PeerTimeout)}
 		orders := orderClient{httpx.NewClient("order", orderPeer, d.Transport, cfg.PeerTimeout)}
-		sm, err := newSaleMetrics(d.Metrics, store)
+		sm, err := newSaleMetrics(d.Metrics, store, outbox)
 		if err != nil {
 			return nil, err
 		}
 		lim := limits{ip: ratelimit.New[string](cfg.IPRate, cfg.IPBurst, nil), user: ratelimit.New[int64](cfg.UserRate, cfg.UserBurst, nil)}
-		rel := newRelay(store, orders, cfg.RelayBatch, cfg.RelayInterval, d.Tracer)
-		engine := seckill.New(store, seckill.Options{
+		rel := newRelay(outbox, orders, cfg.RelayBatch, cfg.RelayInterval, d.Tracer)
+		engine := seckill.New(sales, seckill.Options{
 			MaxBatch: cfg.MaxBatch,
 			OnCommit: func(_ int64, claims, wins int) {
 				sm.batch.Observe(float64(claims))
@@ -90,7 +91,9 @@ func Run(ctx context.Context, getenv func(string) string, stderr io.Writer, opt 
 			},
 		})
 		return &app.Service{
-			Routes:  func(r chi.Router) { routes(r, store, products, engine, lim, sm.observe) },
+			Routes: func(r chi.Router) {
+				routes(r, store, NewCatalog(store, products, engine.Forget, slog.Default()), sales, products, engine, lim, sm.observe)
+			},
 			Swagger: "activity",
 			Workers: []func(context.Context) error{
 				// The engine lives until the server has drained, then

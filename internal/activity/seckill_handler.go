@@ -166,7 +166,7 @@ func skipSpace(b []byte, i int) int {
 	return i
 }
 
-func appendResult(b []byte, id, user int64, res seckill.Result) []byte {
+func appendResult(b []byte, id, user int64, res seckill.Outcome) []byte {
 	b = append(b, `{"code":0,"message":"ok","data":{"activity_id":`...)
 	b = strconv.AppendInt(b, id, 10)
 	b = append(b, `,"user_id":`...)

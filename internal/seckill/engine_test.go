@@ -105,7 +105,7 @@ func TestEngine_ExactlyStockWinners(t *testing.T) {
 	defer e.Close(context.Background())
 
 	const users = 10_000
-	results := make([][2]Result, users+1)
+	results := make([][2]Outcome, users+1)
 	var wg sync.WaitGroup
 	for u := int64(1); u <= users; u++ {
 		for k := range 2 {
@@ -200,8 +200,8 @@ func TestEngine_UnknownCommitOutcomeIsResolved(t *testing.T) {
 
 	st.noResolve.Store(true)
 	_, err = e.Buy(context.Background(), 1, 8)
-	if !errs.Is(err, errs.Unavailable) {
-		t.Fatalf("unresolvable: err = %v, want Unavailable", err)
+	if !errs.Is(err, errs.Unavailable) || !errors.Is(err, ErrUnknownOutcome) {
+		t.Fatalf("unresolvable: err = %v, want Unavailable and ErrUnknownOutcome", err)
 	}
 	// Once the database answers again, the retry learns the truth.
 	st.lostReply.Store(false)

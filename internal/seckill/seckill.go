@@ -10,14 +10,20 @@
 // answers every later request without a lock or a database round trip.
 // Claims that arrive together are committed by one transaction (group
 // commit).
+//
+// The package is laid out by job: engine.go is the registry of gates (each
+// built from a Snapshot once, however many requests ask), gate.go admits
+// requests, and commit.go is a gate's group committer, where each batch is
+// committed with its own context.
 package seckill
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/seckill/seckill/internal/platform/errs"
 )
 
 // Status is the outcome of one purchase request.
@@ -32,14 +38,15 @@ const (
 	Ended      Status = "ended"
 )
 
-// Result answers one purchase request.
-type Result struct {
+// Outcome is the answer to one purchase request, and the committed fate of
+// one claim (a Store's Commit answers only Won, AlreadyWon or SoldOut).
+type Outcome struct {
 	Status  Status
-	OrderID uuid.UUID // set for Won and AlreadyWon
+	OrderID uuid.UUID // the new order id for Won, the existing one for AlreadyWon
 }
 
 // Won reports whether the user holds an item.
-func (r Result) Won() bool { return r.Status == Won || r.Status == AlreadyWon }
+func (o Outcome) Won() bool { return o.Status == Won || o.Status == AlreadyWon }
 
 // Activity is what the engine needs to know of a sale.
 type Activity struct {
@@ -62,12 +69,6 @@ type Claim struct {
 	OrderID uuid.UUID
 }
 
-// Outcome is the committed fate of one claim.
-type Outcome struct {
-	Status  Status    // Won, AlreadyWon or SoldOut
-	OrderID uuid.UUID // the new order id for Won, the existing one for AlreadyWon
-}
-
 // Store is the database side of the engine.
 type Store interface {
 	// Snapshot reads an activity and its winners. It returns an error with
@@ -84,7 +85,8 @@ type Store interface {
 	Resolve(ctx context.Context, activityID int64, users []int64) (map[int64]uuid.UUID, error)
 }
 
-// ErrUnknownOutcome is returned when a claim's commit failed and the
-// database could not be asked whether it happened; the caller must answer
-// that it does not know (503), never guess.
-var ErrUnknownOutcome = errors.New("the purchase could not be confirmed; the database is unavailable, retry to learn the outcome")
+// ErrUnknownOutcome is returned, wrapped with the commit's and the read's
+// causes, when a claim's commit failed and the database could not be asked
+// whether it happened; the caller must answer that it does not know (503),
+// never guess. Match it with errors.Is.
+var ErrUnknownOutcome error = errs.E(errs.Unavailable, "the purchase could not be confirmed; the database is unavailable, retry to learn the outcome")

@@ -32,7 +32,7 @@ func TestStore_CommitProbesOnlyItsOwnUsers(t *testing.T) {
 	if _, err := pool.Exec(ctx, `ANALYZE activity.winners`); err != nil {
 		t.Fatal(err)
 	}
-	s := NewStore(pool)
+	s := NewSales(pool)
 	for round := range 40 {
 		claims := make([]seckill.Claim, 128)
 		for i := range claims {
@@ -80,7 +80,7 @@ func TestStore_CommitLeavesNoTransactionBehind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := NewStore(pool)
+	s := NewSales(pool)
 	claim := func(user int64) seckill.Claim { return seckill.Claim{UserID: user, OrderID: uuid.New()} }
 
 	t.Run("UnknownActivity", func(t *testing.T) {
