@@ -30,6 +30,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/seckill/seckill/internal/bench"
+	"github.com/seckill/seckill/internal/devstack"
 	"github.com/seckill/seckill/internal/devstack/pgserver"
 	"github.com/seckill/seckill/internal/platform/db"
 	"github.com/seckill/seckill/migrations"
@@ -306,84 +307,43 @@ type sale struct {
 	env          []string
 }
 
-// stackRun starts the three services on the cluster, runs seckill-bench
-// against them, and returns its report and the activity process's peak RSS.
+// stackRun starts the three services on the cluster with the launcher make
+// run uses, runs seckill-bench against them, and returns its report and the
+// activity process's peak RSS.
 func stackRun(ctx context.Context, o options, dbURL, tmp string, s sale, stdout, stderr io.Writer) (bench.Report, int64, error) {
-	ports := map[string]int{}
-	for _, name := range []string{"product", "order", "activity"} {
-		p, err := pgserver.FreePort()
-		if err != nil {
-			return bench.Report{}, 0, err
-		}
-		ports[name] = p
-	}
-	url := func(name string) string { return fmt.Sprintf("http://127.0.0.1:%d", ports[name]) }
-	var procs []*exec.Cmd
+	var logs []*os.File
 	defer func() {
-		for i := len(procs) - 1; i >= 0; i-- {
-			_ = procs[i].Process.Signal(syscall.SIGTERM)
-			done := make(chan struct{})
-			go func() { _ = procs[i].Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(20 * time.Second):
-				_ = procs[i].Process.Kill()
-			}
+		for _, f := range logs {
+			f.Close()
 		}
 	}()
-	var activityPID int
-	for _, name := range []string{"product", "order", "activity"} {
-		cmd := exec.CommandContext(ctx, filepath.Join(o.bin, name))
-		cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, fmt.Sprintf("HTTP_ADDR=127.0.0.1:%d", ports[name]),
-			"PRODUCT_SERVICE_URL="+url("product"), "ORDER_SERVICE_URL="+url("order"), "ACCESS_LOG=false", "LOG_LEVEL=warn")
-		cmd.Env = append(cmd.Env, s.env...)
-		logf, err := os.Create(filepath.Join(tmp, name+".log"))
-		if err != nil {
-			return bench.Report{}, 0, err
-		}
-		defer logf.Close()
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			return bench.Report{}, 0, fmt.Errorf("start %s (run make build first): %w", name, err)
-		}
-		procs = append(procs, cmd)
-		if name == "activity" {
-			activityPID = cmd.Process.Pid
-		}
-		if err := waitHealthy(ctx, url(name)); err != nil {
-			b, _ := os.ReadFile(logf.Name())
-			return bench.Report{}, 0, fmt.Errorf("%s: %w\n%s", name, err, b)
-		}
+	var logErr error
+	st, err := devstack.Start(ctx, devstack.Config{Bin: o.bin, DatabaseURL: dbURL,
+		Env: append([]string{"ACCESS_LOG=false", "LOG_LEVEL=warn"}, s.env...),
+		Log: func(name string) io.Writer {
+			f, err := os.Create(filepath.Join(tmp, name+".log"))
+			if err != nil {
+				logErr = err
+				return io.Discard
+			}
+			logs = append(logs, f)
+			return f
+		}})
+	if err != nil {
+		return bench.Report{}, 0, err
+	}
+	defer st.Stop()
+	if logErr != nil {
+		return bench.Report{}, 0, logErr
 	}
 	var r bench.Report
-	err := runBench(ctx, o, &r, "-activity", url("activity"), "-product", url("product"), "-order", url("order"),
+	err = runBench(ctx, o, &r, "-activity", st.Activity.URL, "-product", st.Product.URL, "-order", st.Order.URL,
 		"-stock", strconv.Itoa(s.stock), "-users", strconv.Itoa(s.users), "-conns", strconv.Itoa(o.conns),
 		"-relay-deadline", "2m", "-rate", strconv.FormatFloat(s.rate, 'f', 0, 64), "-json")
 	if err != nil {
 		return bench.Report{}, 0, err
 	}
-	return r, peakRSS(activityPID), nil
-}
-
-func waitHealthy(ctx context.Context, base string) error {
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get(base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not healthy within 60s: %v", err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	return r, peakRSS(st.Activity.PID()), nil
 }
 
 // peakRSS reads a process's peak resident set size, in bytes.

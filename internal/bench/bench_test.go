@@ -21,6 +21,9 @@ type fakeSale struct {
 	oversell  bool // sells one more than the stock
 	newIDs    bool // gives a winner a new order id on the repeat
 	undeliver bool // never delivers orders
+	// flaky answers every flaky-th purchase request 503 without deciding it.
+	flaky    int
+	requests int
 }
 
 func (f *fakeSale) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -35,6 +38,11 @@ func (f *fakeSale) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			UserID int64 `json:"user_id"`
 		}
 		_ = json.NewDecoder(r.Body).Decode(&in)
+		if f.requests++; f.flaky > 0 && f.requests%f.flaky == 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			write(nil)
+			return
+		}
 		if oid, ok := f.winners[in.UserID]; ok {
 			if f.newIDs {
 				oid = fmt.Sprintf("other-%d", in.UserID)
@@ -65,7 +73,7 @@ func (f *fakeSale) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		var all []map[string]any
 		if !f.undeliver {
 			for u, oid := range f.winners {
-				all = append(all, map[string]any{"id": oid, "user_id": u})
+				all = append(all, map[string]any{"id": oid, "user_id": u, "activity_id": 1})
 			}
 		}
 		end := min(len(all), offset+100)
@@ -80,10 +88,17 @@ func (f *fakeSale) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func runFake(t *testing.T, f *fakeSale) Report {
 	t.Helper()
+	return runFakeRetrying(t, f, 0)
+}
+
+// runFakeRetrying runs the sale with a crowd that retries unanswered
+// requests for retryFor.
+func runFakeRetrying(t *testing.T, f *fakeSale, retryFor time.Duration) Report {
+	t.Helper()
 	srv := httptest.NewServer(f)
 	defer srv.Close()
 	r, err := Run(context.Background(), Config{ActivityURL: srv.URL, ProductURL: srv.URL, OrderURL: srv.URL, ActivityID: 1,
-		Stock: f.stock, RelayDeadline: 300 * time.Millisecond, Crowd: Crowd{Users: 2000, FirstUser: 1, Conns: 16}})
+		Stock: f.stock, RelayDeadline: 300 * time.Millisecond, Crowd: Crowd{Users: 2000, FirstUser: 1, Conns: 16, RetryFor: retryFor}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +132,7 @@ func TestVerify_FlawsAreCaught(t *testing.T) {
 		want string
 	}{
 		{"OversellByOne", &fakeSale{stock: 50, winners: map[int64]string{}, oversell: true}, "wins == stock"},
-		{"RepeatGetsAnotherOrderID", &fakeSale{stock: 50, winners: map[int64]string{}, newIDs: true}, "each winner's other answer is already_won with the same order id"},
+		{"RepeatGetsAnotherOrderID", &fakeSale{stock: 50, winners: map[int64]string{}, newIDs: true}, "each winner told won once, already_won with the same order id otherwise"},
 		{"OrdersNeverDelivered", &fakeSale{stock: 50, winners: map[int64]string{}, undeliver: true}, "relay drained"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -130,4 +145,28 @@ func TestVerify_FlawsAreCaught(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestVerify_RetryingCrowd(t *testing.T) {
+	t.Run("RetriedUntilAnswered", func(t *testing.T) {
+		r := runFakeRetrying(t, &fakeSale{stock: 50, winners: map[int64]string{}, flaky: 7}, 5*time.Second)
+		if !r.OK {
+			t.Fatalf("a sale whose 503s were retried failed: %v", failed(r))
+		}
+		if got := r.Stats.ByStatus["http_503"]; got != 0 {
+			t.Errorf("%d answers recorded as 503 after retries, want 0", got)
+		}
+	})
+	t.Run("WithoutRetriesA503Fails", func(t *testing.T) {
+		r := runFakeRetrying(t, &fakeSale{stock: 50, winners: map[int64]string{}, flaky: 7}, 0)
+		if got := failed(r); !strings.Contains(strings.Join(got, "|"), "every request answered 200") {
+			t.Errorf("failed checks %v do not include the 503s", got)
+		}
+	})
+	t.Run("FlawsAreStillCaught", func(t *testing.T) {
+		r := runFakeRetrying(t, &fakeSale{stock: 50, winners: map[int64]string{}, flaky: 7, newIDs: true}, 5*time.Second)
+		if got := failed(r); !strings.Contains(strings.Join(got, "|"), "each winner told won once") {
+			t.Errorf("failed checks %v do not include the changed order ids", got)
+		}
+	})
 }

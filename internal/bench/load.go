@@ -55,6 +55,19 @@ type Crowd struct {
 	// sends each request as soon as the worker's previous answer is in.
 	Rate     float64
 	Progress io.Writer // a line a second when not nil
+	// Timeout bounds one request (default 30 s); a request that takes
+	// longer is a failed one.
+	Timeout time.Duration
+	// RetryFor, when positive, sends a request again after 20 ms when it
+	// got no answer (a connection error) or a 503, until an answer comes or
+	// RetryFor has passed since its first try: how a client rides out a
+	// crash or an outage. The last try's answer is recorded, its latency
+	// counted from the first.
+	RetryFor time.Duration
+	// Observe, when not nil, sees every try as it ends, in the worker
+	// that sent it: the user, when the try was sent and its answer. Tests
+	// use it to inject a fault at the nth win and to count retries.
+	Observe func(user int64, sent time.Time, a Answer)
 }
 
 // Drive sends two purchase requests for each user of the crowd, the second
@@ -67,6 +80,9 @@ func Drive(ctx context.Context, url string, c Crowd) (Load, error) {
 	posters := make([]*poster, c.Conns)
 	for i := range posters {
 		p, err := newPoster(ctx, url)
+		if err == nil && c.Timeout > 0 {
+			p.timeout = c.Timeout
+		}
 		if err == nil {
 			err = p.dial()
 		}
@@ -128,7 +144,7 @@ func Drive(ctx context.Context, url string, c Crowd) (Load, error) {
 				user := c.FirstUser + i
 				body = append(strconv.AppendInt(append(body[:0], `{"user_id":`...), user, 10), '}')
 				for k := range 2 {
-					l.Answers[i][k] = buy(p, body, &buf, due())
+					l.Answers[i][k] = c.buy(ctx, p, user, body, &buf, due())
 					done.Add(1)
 				}
 			}
@@ -140,8 +156,25 @@ func Drive(ctx context.Context, url string, c Crowd) (Load, error) {
 	return l, nil
 }
 
-// buy sends one purchase request; its latency counts from start.
-func buy(p *poster, body []byte, buf *bytes.Buffer, start time.Time) Answer {
+// buy sends one purchase request, and again while the crowd retries it;
+// its latency counts from start.
+func (c Crowd) buy(ctx context.Context, p *poster, user int64, body []byte, buf *bytes.Buffer, start time.Time) Answer {
+	for {
+		sent := time.Now()
+		a := try(p, body, buf, start)
+		if c.Observe != nil {
+			c.Observe(user, sent, a)
+		}
+		unanswered := a.Err != nil || a.Code == http.StatusServiceUnavailable
+		if !unanswered || c.RetryFor <= 0 || time.Since(start) > c.RetryFor || ctx.Err() != nil {
+			return a
+		}
+		time.Sleep(20 * time.Millisecond) // a client's back-off before it tries again
+	}
+}
+
+// try sends one request once; its latency counts from start.
+func try(p *poster, body []byte, buf *bytes.Buffer, start time.Time) Answer {
 	code, err := p.post(body, buf)
 	a := Answer{Code: code, Latency: time.Since(start), Err: err}
 	if err != nil {
@@ -189,6 +222,7 @@ type Stats struct {
 	WinsPerSec float64
 	Won        Latencies // of "won" answers
 	Other      Latencies // of every other answer
+	All        Latencies // of every answer
 	ByStatus   map[string]int
 }
 
@@ -219,6 +253,7 @@ func (l Load) Summarize() Stats {
 		s.RPS = float64(s.Requests) / secs
 		s.WinsPerSec = float64(s.Wins) / secs
 	}
+	s.All = summarize(append(append([]time.Duration(nil), won...), other...))
 	s.Won, s.Other = summarize(won), summarize(other)
 	return s
 }

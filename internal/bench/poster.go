@@ -21,20 +21,22 @@ import (
 // http.ReadResponse. The ceiling and the real stack are loaded by this same
 // code, so the ratio between them stays fair.
 
-// requestTimeout bounds one request, from writing it to reading its body.
-const requestTimeout = 30 * time.Second
+// defaultTimeout bounds one request, from writing it to reading its body,
+// when the crowd names no bound of its own.
+const defaultTimeout = 30 * time.Second
 
 // poster POSTs JSON bodies to one URL over one keep-alive connection,
 // reconnecting after an error or when the server closes the connection.
 // It is not safe for concurrent use: each worker of Drive has its own.
 type poster struct {
-	ctx  context.Context
-	addr string // host:port to dial
-	head []byte // the request up to the Content-Length value
-	conn net.Conn
-	br   *bufio.Reader
-	buf  []byte
-	stop func() bool // unhooks the connection from ctx
+	ctx     context.Context
+	timeout time.Duration
+	addr    string // host:port to dial
+	head    []byte // the request up to the Content-Length value
+	conn    net.Conn
+	br      *bufio.Reader
+	buf     []byte
+	stop    func() bool // unhooks the connection from ctx
 }
 
 // newPoster prepares requests to rawURL, an http:// URL.
@@ -52,7 +54,7 @@ func newPoster(ctx context.Context, rawURL string) (*poster, error) {
 	}
 	head := fmt.Appendf(nil, "POST %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: seckill-bench\r\nContent-Type: application/json\r\nContent-Length: ",
 		u.RequestURI(), u.Host)
-	return &poster{ctx: ctx, addr: addr, head: head}, nil
+	return &poster{ctx: ctx, timeout: defaultTimeout, addr: addr, head: head}, nil
 }
 
 // post sends body and reads the answer's body into out. It returns the
@@ -71,7 +73,7 @@ func (p *poster) post(body []byte, out *bytes.Buffer) (int, error) {
 }
 
 func (p *poster) roundTrip(body []byte, out *bytes.Buffer) (code int, keep bool, err error) {
-	if err := p.conn.SetDeadline(time.Now().Add(requestTimeout)); err != nil {
+	if err := p.conn.SetDeadline(time.Now().Add(p.timeout)); err != nil {
 		return 0, false, err
 	}
 	p.buf = append(p.buf[:0], p.head...)

@@ -25,11 +25,11 @@ func TestCrash_ActivityKilledMidSale(t *testing.T) {
 	id := s.sale(crashStock)
 	c := newCrowd(s, id, crashUsers)
 	c.at[crashAtWin] = func() {
-		s.activity.kill()
+		s.activity.Kill()
 		t.Logf("activity SIGKILLed when win %d was answered", crashAtWin)
 		start := time.Now()
 		s.restart(s.activity)
-		t.Logf("a new activity process answers /healthz %s later", time.Since(start).Round(time.Millisecond))
+		t.Logf("a new activity process answers /readyz %s later", time.Since(start).Round(time.Millisecond))
 	}
 	c.run(context.Background())
 	s.verify(id, crashStock, c)
@@ -43,14 +43,14 @@ func TestCrash_ActivityKilledMidSale(t *testing.T) {
 func TestCrash_ActivityKilledBeforeDelivering(t *testing.T) {
 	s := newSystem(t, pgtest.NewDB(t))
 	id := s.sale(crashStock)
-	s.order.kill()
+	s.order.Kill()
 	c := newCrowd(s, id, crashUsers)
 	c.at[crashAtWin] = func() {
 		waiting := s.undelivered(id)
 		if waiting < crashAtWin {
 			t.Errorf("%d wins undelivered when win %d was answered with the order service down; want at least %d", waiting, crashAtWin, crashAtWin)
 		}
-		s.activity.kill()
+		s.activity.Kill()
 		t.Logf("activity SIGKILLed with %d committed wins undelivered; a new process takes over", waiting)
 		s.restart(s.activity)
 	}
@@ -71,7 +71,7 @@ func TestCrash_OrderKilledMidSale(t *testing.T) {
 	id := s.sale(crashStock)
 	c := newCrowd(s, id, crashUsers)
 	c.at[crashAtWin] = func() {
-		s.order.kill()
+		s.order.Kill()
 		t.Logf("order service SIGKILLed when win %d was answered", crashAtWin)
 	}
 	c.at[2*crashAtWin] = func() {
@@ -93,7 +93,7 @@ func TestShutdown_SIGTERMWithRequestsInFlight(t *testing.T) {
 	c := newCrowd(s, id, crashUsers)
 	c.at[crashAtWin] = func() {
 		c.mark()
-		took, err := s.activity.term(20 * time.Second)
+		took, err := s.activity.Term(20 * time.Second)
 		if err != nil {
 			t.Errorf("after SIGTERM: %v (want exit status 0 within 20s)", err)
 		}

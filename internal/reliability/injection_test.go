@@ -122,7 +122,7 @@ func TestInjection_TextIsStoredLiterally(t *testing.T) {
 	if len(tables) < 5 {
 		t.Fatalf("tables before the test: %v", tables)
 	}
-	P, A, O := s.product.url(), s.activity.url(), s.order.url()
+	P, A, O := s.product.URL, s.activity.URL, s.order.URL
 	now := time.Now()
 	window := map[string]any{"start_time": now.Add(-time.Minute).Format(time.RFC3339), "end_time": now.Add(time.Hour).Format(time.RFC3339)}
 	stored, refused := 0, 0

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/seckill/seckill/internal/devstack"
 	"github.com/seckill/seckill/internal/devstack/pgserver"
 )
 
@@ -46,9 +47,9 @@ func TestOutage_DatabaseStoppedUnderLoad(t *testing.T) {
 	const stock = 300
 	id := s.sale(stock)
 	c := newCrowd(s, id, 10_000)
-	c.workers, c.retryFor = 16, 60*time.Second
-	P, A, O := s.product.url(), s.activity.url(), s.order.url()
-	all := []*proc{s.product, s.activity, s.order}
+	c.Conns, c.RetryFor = 16, 60*time.Second
+	P, A, O := s.product.URL, s.activity.URL, s.order.URL
+	all := []*devstack.Proc{s.product, s.activity, s.order}
 	c.at[80] = func() {
 		if err := cluster.Stop(ctx); err != nil {
 			t.Errorf("stop PostgreSQL: %v", err)
@@ -91,11 +92,11 @@ func TestOutage_DatabaseStoppedUnderLoad(t *testing.T) {
 			t.Errorf("the crowd got only %d 503s during the outage", c.unavail.Load())
 		}
 		for _, p := range all {
-			if got := get(p.url() + "/readyz"); got != 503 {
-				t.Errorf("%s /readyz = %d during the outage, want 503", p.name, got)
+			if got := get(p.URL + "/readyz"); got != 503 {
+				t.Errorf("%s /readyz = %d during the outage, want 503", p.Name, got)
 			}
-			if got := get(p.url() + "/healthz"); got != 200 {
-				t.Errorf("%s /healthz = %d during the outage, want 200", p.name, got)
+			if got := get(p.URL + "/healthz"); got != 200 {
+				t.Errorf("%s /healthz = %d during the outage, want 200", p.Name, got)
 			}
 		}
 		t.Logf("during the outage: %d API requests answered 503 with the error envelope, the slowest in %s; the crowd was told 503 %d times; "+
@@ -107,19 +108,19 @@ func TestOutage_DatabaseStoppedUnderLoad(t *testing.T) {
 		}
 		start := time.Now()
 		for _, p := range all {
-			if !poll(30*time.Second, func() bool { return get(p.url()+"/readyz") == 200 }) {
-				t.Errorf("%s not ready within 30s of PostgreSQL's return", p.name)
+			if !poll(30*time.Second, func() bool { return get(p.URL+"/readyz") == 200 }) {
+				t.Errorf("%s not ready within 30s of PostgreSQL's return", p.Name)
 			}
 		}
 		t.Logf("PostgreSQL restarted; all 3 services ready again %s later, without a restart", time.Since(start).Round(time.Millisecond))
 	}
 	c.run(ctx)
 	for _, p := range all {
-		if p.exited.Load() {
-			t.Errorf("%s exited during the outage", p.name)
+		if p.Exited() {
+			t.Errorf("%s exited during the outage", p.Name)
 		}
-		if out := p.output(); strings.Contains(out, "panic") {
-			t.Errorf("%s panicked", p.name)
+		if out := p.Output(); strings.Contains(out, "panic") {
+			t.Errorf("%s panicked", p.Name)
 		}
 	}
 	s.verify(id, stock, c)

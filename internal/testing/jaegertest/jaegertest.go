@@ -5,16 +5,12 @@ package jaegertest
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/seckill/seckill/internal/devstack/devtools"
-	"github.com/seckill/seckill/internal/devstack/pgserver"
+	"github.com/seckill/seckill/internal/devstack"
 )
 
 // Jaeger is a running all-in-one.
@@ -30,66 +26,19 @@ type Jaeger struct {
 // where it must run.
 func Start(t *testing.T) *Jaeger {
 	t.Helper()
-	bin := devtools.JaegerBinary(os.Getenv)
+	bin := devstack.JaegerBinary(os.Getenv)
 	if bin == "" {
 		if os.Getenv("CI") != "" {
 			t.Fatal("the Jaeger all-in-one binary is required in CI: make tools")
 		}
 		t.Skip("Jaeger all-in-one is not installed (make tools installs it); skipping the tracing integration test")
 	}
-	port := func() string {
-		p, err := pgserver.FreePort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return fmt.Sprintf("127.0.0.1:%d", p)
-	}
-	collector, query := port(), port()
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin,
-		"--collector.http-server.host-port="+collector,
-		"--query.http-server.host-port="+query,
-		"--collector.grpc-server.host-port="+port(),
-		"--query.grpc-server.host-port="+port(),
-		"--admin.http.host-port="+port(),
-		"--http-server.host-port="+port(),
-		"--processor.jaeger-compact.server-host-port="+port(),
-		"--processor.jaeger-binary.server-host-port="+port(),
-		"--processor.zipkin-compact.server-host-port="+port(),
-		"--collector.otlp.grpc.host-port="+port(),
-		"--collector.otlp.http.host-port="+port(),
-	)
-	cmd.Env = append(os.Environ(), "SPAN_STORAGE_TYPE=memory")
-	log := filepath.Join(t.TempDir(), "jaeger.log")
-	f, err := os.Create(log)
+	j, err := devstack.StartJaeger(context.Background(), bin, 0, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start jaeger: %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		_ = cmd.Wait()
-		f.Close()
-	})
-	j := &Jaeger{CollectorURL: "http://" + collector + "/api/traces", QueryURL: "http://" + query}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get(j.QueryURL + "/api/services")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return j
-			}
-		}
-		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(log)
-			t.Fatalf("jaeger did not start within 60s: %v\n%s", err, b)
-		}
-		time.Sleep(100 * time.Millisecond) // polling interval of a deadline-bounded wait
-	}
+	t.Cleanup(j.Kill)
+	return &Jaeger{CollectorURL: j.CollectorURL, QueryURL: j.QueryURL}
 }
 
 // Span is a span as the query API returns it.
