@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -197,7 +198,7 @@ func migratedDatabase(ctx context.Context, cluster *pgserver.Cluster, name strin
 	}
 	defer pool.Close()
 	for _, set := range migrations.All() {
-		if err := db.Migrate(ctx, pool, set.Schema, set.FS); err != nil {
+		if err := db.Migrate(ctx, pool, set.Schema, set.FS, slog.New(slog.DiscardHandler)); err != nil {
 			return "", fmt.Errorf("migrate %s: %w", name, err)
 		}
 	}

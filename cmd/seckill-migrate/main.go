@@ -5,6 +5,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -17,13 +19,13 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Getenv); err != nil {
+	if err := run(ctx, os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "seckill-migrate:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, getenv func(string) string) error {
+func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
 	env := config.New(getenv)
 	url := env.URL("DATABASE_URL", config.DefaultDatabaseURL)
 	if err := env.Err(); err != nil {
@@ -34,11 +36,12 @@ func run(ctx context.Context, getenv func(string) string) error {
 		return err
 	}
 	defer pool.Close()
+	log := slog.New(slog.NewTextHandler(stderr, nil))
 	for _, set := range migrations.All() {
-		if err := db.Migrate(ctx, pool, set.Schema, set.FS); err != nil {
+		if err := db.Migrate(ctx, pool, set.Schema, set.FS, log); err != nil {
 			return err
 		}
-		fmt.Printf("schema %s is up to date\n", set.Schema)
+		fmt.Fprintf(stdout, "schema %s is up to date\n", set.Schema)
 	}
 	return nil
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/seckill/seckill/internal/platform/errs"
-	"github.com/seckill/seckill/internal/platform/httpx"
 )
 
 // products is what the Catalog needs of the product service: productClient
@@ -64,7 +63,8 @@ func NewCatalog(store *Store, products products, forget func(activityID int64), 
 const maxAttempts = 3
 
 // Create creates an activity and reserves its stock at the product service.
-func (c *Catalog) Create(ctx context.Context, in CreateRequest) (Activity, error) {
+func (c *Catalog) Create(ctx context.Context, in CreateRequest) (_ Activity, err error) {
+	defer errs.Annotate(&err, "Catalog.Create(product %d)", in.ProductID)
 	p, err := c.lookupProduct(ctx, in.ProductID)
 	if err != nil {
 		return Activity{}, err
@@ -90,7 +90,8 @@ func (c *Catalog) Create(ctx context.Context, in CreateRequest) (Activity, error
 }
 
 // Update changes the fields present in in.
-func (c *Catalog) Update(ctx context.Context, id int64, in UpdateRequest) (Activity, error) {
+func (c *Catalog) Update(ctx context.Context, id int64, in UpdateRequest) (_ Activity, err error) {
+	defer errs.Annotate(&err, "Catalog.Update(%d)", id)
 	defer c.forget(id) // the engine's view of the activity is stale either way
 	for attempt := 1; ; attempt++ {
 		cur, err := c.store.Get(ctx, id)
@@ -135,7 +136,8 @@ func (c *Catalog) Update(ctx context.Context, id int64, in UpdateRequest) (Activ
 // Delete removes an activity nothing was sold of, then releases its
 // reservation. A failed release does not fail the delete (the activity is
 // gone); it leaves units reserved for nobody, and the log says which.
-func (c *Catalog) Delete(ctx context.Context, id int64) error {
+func (c *Catalog) Delete(ctx context.Context, id int64) (err error) {
+	defer errs.Annotate(&err, "Catalog.Delete(%d)", id)
 	defer c.forget(id)
 	for attempt := 1; ; attempt++ {
 		cur, err := c.store.Get(ctx, id)
@@ -180,7 +182,7 @@ func planUpdate(cur Activity, in UpdateRequest, now time.Time) (Activity, error)
 		return Activity{}, errs.E(errs.Conflict, "activity %d has started: its stock, product and start time can no longer change", cur.ID)
 	}
 	if !next.EndTime.After(next.StartTime) {
-		return Activity{}, httpx.Invalid(httpx.FieldErrors{"end_time": "must be after start_time"})
+		return Activity{}, errs.InvalidFields(errs.FieldErrors{"end_time": "must be after start_time"})
 	}
 	return next, nil
 }
@@ -196,7 +198,7 @@ func movesFrozen(cur, next Activity) bool {
 func (c *Catalog) lookupProduct(ctx context.Context, id int64) (product, error) {
 	p, _, err := c.products.get(ctx, id)
 	if errs.Is(err, errs.NotFound) {
-		return product{}, httpx.Invalid(httpx.FieldErrors{"product_id": "product does not exist"})
+		return product{}, errs.InvalidFields(errs.FieldErrors{"product_id": "product does not exist"})
 	}
 	return p, err
 }

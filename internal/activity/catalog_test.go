@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -323,8 +324,13 @@ func TestCatalog_Delete(t *testing.T) {
 	})
 	t.Run("UnknownIsNotFound", func(t *testing.T) {
 		cat, _, _ := newCatalog(t, newFakeProducts())
-		if err := cat.Delete(ctx, 12345); !errs.Is(err, errs.NotFound) {
+		err := cat.Delete(ctx, 12345)
+		if !errs.Is(err, errs.NotFound) {
 			t.Errorf("err = %v, want NotFound", err)
+		}
+		// The log line says where the error came from, with the ids.
+		if got, want := fmt.Sprint(err), "Catalog.Delete(12345): Store.Get(12345): not_found: activity 12345 not found"; !strings.HasPrefix(got, want) {
+			t.Errorf("err = %q, want it to start %q", got, want)
 		}
 	})
 }

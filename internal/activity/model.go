@@ -5,7 +5,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/seckill/seckill/internal/platform/httpx"
+	"github.com/seckill/seckill/internal/platform/errs"
 	"github.com/seckill/seckill/internal/platform/money"
 )
 
@@ -42,8 +42,8 @@ type CreateRequest struct {
 }
 
 // Valid checks a new activity.
-func (c CreateRequest) Valid() httpx.FieldErrors {
-	p := httpx.FieldErrors{}
+func (c CreateRequest) Valid() errs.FieldErrors {
+	p := errs.FieldErrors{}
 	checkName(p, c.Name)
 	if c.ProductID <= 0 {
 		p["product_id"] = "must be a positive integer"
@@ -70,8 +70,8 @@ type UpdateRequest struct {
 }
 
 // Valid checks the fields present in an update.
-func (u UpdateRequest) Valid() httpx.FieldErrors {
-	p := httpx.FieldErrors{}
+func (u UpdateRequest) Valid() errs.FieldErrors {
+	p := errs.FieldErrors{}
 	if u.Name == nil && u.ProductID == nil && u.Stock == nil && u.StartTime == nil && u.EndTime == nil {
 		p["body"] = "must name at least one of name, product_id, stock, start_time, end_time"
 	}
@@ -128,7 +128,7 @@ type Stats struct {
 	Failed int64 `json:"failed" example:"0"`
 }
 
-func checkName(p httpx.FieldErrors, s string) {
+func checkName(p errs.FieldErrors, s string) {
 	switch {
 	case strings.TrimSpace(s) == "":
 		p["name"] = "is required"
@@ -139,7 +139,7 @@ func checkName(p httpx.FieldErrors, s string) {
 	}
 }
 
-func checkWindow(p httpx.FieldErrors, start, end time.Time) {
+func checkWindow(p errs.FieldErrors, start, end time.Time) {
 	if start.IsZero() {
 		p["start_time"] = "is required (RFC 3339)"
 	}

@@ -26,8 +26,8 @@ type relay struct {
 	tracer opentracing.Tracer
 }
 
-func newRelay(outbox *Outbox, orders orderClient, batch int, idle time.Duration, tracer opentracing.Tracer) *relay {
-	return &relay{outbox: outbox, orders: orders, batch: batch, idle: idle, wake: make(chan struct{}, 1), log: slog.Default(), tracer: tracer}
+func newRelay(outbox *Outbox, orders orderClient, batch int, idle time.Duration, tracer opentracing.Tracer, log *slog.Logger) *relay {
+	return &relay{outbox: outbox, orders: orders, batch: batch, idle: idle, wake: make(chan struct{}, 1), log: log, tracer: tracer}
 }
 
 // gatherWins is how long a woken relay waits for more wins before it

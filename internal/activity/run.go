@@ -10,7 +10,6 @@ package activity
 import (
 	"context"
 	"io"
-	"log/slog"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -80,9 +79,10 @@ func Run(ctx context.Context, getenv func(string) string, stderr io.Writer, opt 
 			return nil, err
 		}
 		lim := limits{ip: ratelimit.New[string](cfg.IPRate, cfg.IPBurst, nil), user: ratelimit.New[int64](cfg.UserRate, cfg.UserBurst, nil)}
-		rel := newRelay(outbox, orders, cfg.RelayBatch, cfg.RelayInterval, d.Tracer)
+		rel := newRelay(outbox, orders, cfg.RelayBatch, cfg.RelayInterval, d.Tracer, d.Log)
 		engine := seckill.New(sales, seckill.Options{
 			MaxBatch: cfg.MaxBatch,
+			Log:      d.Log,
 			OnCommit: func(_ int64, claims, wins int) {
 				sm.batch.Observe(float64(claims))
 				if wins > 0 {
@@ -92,7 +92,7 @@ func Run(ctx context.Context, getenv func(string) string, stderr io.Writer, opt 
 		})
 		return &app.Service{
 			Routes: func(r chi.Router) {
-				routes(r, store, NewCatalog(store, products, engine.Forget, slog.Default()), sales, products, engine, lim, sm.observe)
+				routes(r, store, NewCatalog(store, products, engine.Forget, d.Log), sales, products, engine, lim, sm.observe)
 			},
 			Swagger: "activity",
 			Workers: []func(context.Context) error{

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/seckill/seckill/internal/platform/db"
+	"github.com/seckill/seckill/internal/platform/errs"
 	"github.com/seckill/seckill/internal/seckill"
 )
 
@@ -23,7 +24,8 @@ type Sales struct {
 func NewSales(pool *pgxpool.Pool) *Sales { return &Sales{pool: pool} }
 
 // Snapshot implements seckill.Store.
-func (s *Sales) Snapshot(ctx context.Context, id int64) (seckill.Snapshot, error) {
+func (s *Sales) Snapshot(ctx context.Context, id int64) (_ seckill.Snapshot, err error) {
+	defer errs.Annotate(&err, "Sales.Snapshot(%d)", id)
 	const q = `SELECT stock, remaining, start_time, end_time FROM activity.activities WHERE id = $1`
 	a := seckill.Activity{ID: id}
 	if err := s.pool.QueryRow(ctx, q, id).Scan(&a.Stock, &a.Remaining, &a.StartTime, &a.EndTime); err != nil {
@@ -56,6 +58,7 @@ const winnersAmong = `SELECT u.id, w.order_id FROM unnest($2::bigint[]) AS u(id)
 // a sale every round trip waits for a busy CPU on each side, and winners
 // wait for the whole transaction.
 func (s *Sales) Commit(ctx context.Context, id int64, claims []seckill.Claim) (outs []seckill.Outcome, remaining int64, err error) {
+	defer errs.Annotate(&err, "Sales.Commit(%d, %d claims)", id, len(claims))
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return nil, 0, db.Map(fmt.Errorf("acquire: %w", err), "transaction")
@@ -182,9 +185,9 @@ func readLockedState(br pgx.BatchResults, id int64, remaining *int64) (existing 
 
 // Resolve implements seckill.Store: the winners among users, or every
 // winner of the activity when users is nil.
-func (s *Sales) Resolve(ctx context.Context, id int64, users []int64) (map[int64]uuid.UUID, error) {
+func (s *Sales) Resolve(ctx context.Context, id int64, users []int64) (_ map[int64]uuid.UUID, err error) {
+	defer errs.Annotate(&err, "Sales.Resolve(%d, %d users)", id, len(users))
 	var rows pgx.Rows
-	var err error
 	if users == nil {
 		rows, err = s.pool.Query(ctx, `SELECT user_id, order_id FROM activity.winners WHERE activity_id = $1`, id)
 	} else {
@@ -207,7 +210,8 @@ func (s *Sales) Resolve(ctx context.Context, id int64, users []int64) (map[int64
 }
 
 // Outcome returns user's persisted result in activity id.
-func (s *Sales) Outcome(ctx context.Context, id, user int64) (Outcome, error) {
+func (s *Sales) Outcome(ctx context.Context, id, user int64) (_ Outcome, err error) {
+	defer errs.Annotate(&err, "Sales.Outcome(%d, %d)", id, user)
 	const q = `SELECT w.order_id FROM activity.activities a
 		LEFT JOIN activity.winners w ON w.activity_id = a.id AND w.user_id = $2
 		WHERE a.id = $1`

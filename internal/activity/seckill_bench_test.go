@@ -2,6 +2,7 @@ package activity
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -131,7 +132,7 @@ func BenchmarkSeckillStack_SoldOut(b *testing.B) {
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			getenv := func(k string) string { return tc.env[k] }
-			tracer, closer, err := tracing.New("activity", getenv)
+			tracer, closer, err := tracing.New("activity", getenv, slog.New(slog.DiscardHandler))
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -118,7 +118,7 @@ func readUserID(w http.ResponseWriter, r *http.Request, bp *[]byte) (int64, erro
 		return 0, err
 	}
 	if req.UserID <= 0 {
-		return 0, httpx.Invalid(httpx.FieldErrors{"user_id": "is required and must be a positive integer"})
+		return 0, errs.InvalidFields(errs.FieldErrors{"user_id": "is required and must be a positive integer"})
 	}
 	return req.UserID, nil
 }

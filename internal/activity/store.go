@@ -38,14 +38,16 @@ var errChanged = errs.E(errs.Conflict, "the activity was changed by another requ
 
 // nextID takes an activity id from the table's identity sequence, so that
 // the product service can reserve for the activity before its row exists.
-func (s *Store) nextID(ctx context.Context) (int64, error) {
+func (s *Store) nextID(ctx context.Context) (_ int64, err error) {
+	defer errs.Annotate(&err, "Store.nextID")
 	var id int64
-	err := s.pool.QueryRow(ctx, `SELECT nextval(pg_get_serial_sequence('activity.activities', 'id'))`).Scan(&id)
+	err = s.pool.QueryRow(ctx, `SELECT nextval(pg_get_serial_sequence('activity.activities', 'id'))`).Scan(&id)
 	return id, db.Map(err, "activity id")
 }
 
 // insert writes a new activity with the id nextID gave.
-func (s *Store) insert(ctx context.Context, id int64, in CreateRequest, price money.Cents) (Activity, error) {
+func (s *Store) insert(ctx context.Context, id int64, in CreateRequest, price money.Cents) (_ Activity, err error) {
+	defer errs.Annotate(&err, "Store.insert(%d)", id)
 	const q = `INSERT INTO activity.activities (id, name, product_id, price, stock, remaining, start_time, end_time)
 		OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4::bigint::numeric / 100, $5, $5, $6, $7) RETURNING ` + activityColumns
 	a, err := scanActivity(s.pool.QueryRow(ctx, q, id, in.Name, in.ProductID, int64(price), in.Stock, in.StartTime, in.EndTime))
@@ -53,7 +55,8 @@ func (s *Store) insert(ctx context.Context, id int64, in CreateRequest, price mo
 }
 
 // Get returns activity id.
-func (s *Store) Get(ctx context.Context, id int64) (Activity, error) {
+func (s *Store) Get(ctx context.Context, id int64) (_ Activity, err error) {
+	defer errs.Annotate(&err, "Store.Get(%d)", id)
 	const q = `SELECT ` + activityColumns + ` FROM activity.activities WHERE id = $1`
 	a, err := scanActivity(s.pool.QueryRow(ctx, q, id))
 	if err != nil {
@@ -63,7 +66,8 @@ func (s *Store) Get(ctx context.Context, id int64) (Activity, error) {
 }
 
 // List returns one page of activities and the total count.
-func (s *Store) List(ctx context.Context, limit, offset int) ([]Activity, int64, error) {
+func (s *Store) List(ctx context.Context, limit, offset int) (_ []Activity, _ int64, err error) {
+	defer errs.Annotate(&err, "Store.List(%d, %d)", limit, offset)
 	const q = `SELECT ` + activityColumns + ` FROM activity.activities ORDER BY id LIMIT $1 OFFSET $2`
 	rows, err := s.pool.Query(ctx, q, limit, offset)
 	if err != nil {
@@ -86,7 +90,8 @@ func (s *Store) List(ctx context.Context, limit, offset int) ([]Activity, int64,
 // not updated_at, which every purchase bumps: a rename during a sale does
 // not race with the sale. Its Remaining is not written: remaining moves only
 // by the change in stock, so an edit never gives back what was sold.
-func (s *Store) update(ctx context.Context, cur, next Activity) (Activity, error) {
+func (s *Store) update(ctx context.Context, cur, next Activity) (_ Activity, err error) {
+	defer errs.Annotate(&err, "Store.update(%d)", cur.ID)
 	const q = `UPDATE activity.activities SET name = $2, product_id = $3, price = $4::bigint::numeric / 100,
 			remaining = remaining + ($5 - stock), stock = $5, start_time = $6, end_time = $7, updated_at = now()
 		WHERE id = $1 AND (name, product_id, (price * 100)::bigint, stock, start_time, end_time) = ($8, $9, $10, $11, $12, $13)
@@ -103,7 +108,8 @@ func (s *Store) update(ctx context.Context, cur, next Activity) (Activity, error
 
 // delete removes cur only if the row still holds cur's editable fields and
 // nothing was sold.
-func (s *Store) delete(ctx context.Context, cur Activity) error {
+func (s *Store) delete(ctx context.Context, cur Activity) (err error) {
+	defer errs.Annotate(&err, "Store.delete(%d)", cur.ID)
 	const q = `DELETE FROM activity.activities
 		WHERE id = $1 AND (name, product_id, stock, start_time, end_time) = ($2, $3, $4, $5, $6) AND remaining = stock
 			AND NOT EXISTS (SELECT 1 FROM activity.winners WHERE activity_id = $1)`
@@ -127,7 +133,8 @@ func (s *Store) whyUnchanged(ctx context.Context, id int64) error {
 }
 
 // Stats returns the committed progress of activity id.
-func (s *Store) Stats(ctx context.Context, id int64) (Stats, error) {
+func (s *Store) Stats(ctx context.Context, id int64) (_ Stats, err error) {
+	defer errs.Annotate(&err, "Store.Stats(%d)", id)
 	const q = `SELECT a.stock, a.remaining,
 			(SELECT count(*) FROM activity.winners w WHERE w.activity_id = a.id AND w.delivered_at IS NULL AND w.delivery_error IS NULL),
 			(SELECT count(*) FROM activity.winners w WHERE w.activity_id = a.id AND w.delivery_error IS NOT NULL)

@@ -108,7 +108,7 @@ func listFilter(r *http.Request) (Filter, error) {
 	}
 	f := Filter{Limit: limit, Offset: offset}
 	q := r.URL.Query()
-	p := httpx.FieldErrors{}
+	p := errs.FieldErrors{}
 	for name, dst := range map[string]*int64{"user_id": &f.UserID, "activity_id": &f.ActivityID} {
 		if v := q.Get(name); v != "" {
 			n, err := strconv.ParseInt(v, 10, 64)
@@ -119,7 +119,7 @@ func listFilter(r *http.Request) (Filter, error) {
 		}
 	}
 	if len(p) > 0 {
-		return Filter{}, httpx.Invalid(p)
+		return Filter{}, errs.InvalidFields(p)
 	}
 	return f, nil
 }

@@ -6,7 +6,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/seckill/seckill/internal/platform/httpx"
+	"github.com/seckill/seckill/internal/platform/errs"
 	"github.com/seckill/seckill/internal/platform/money"
 )
 
@@ -43,13 +43,13 @@ type CreateRequest struct {
 }
 
 // Valid checks an order.
-func (c CreateRequest) Valid() httpx.FieldErrors {
-	p := httpx.FieldErrors{}
+func (c CreateRequest) Valid() errs.FieldErrors {
+	p := errs.FieldErrors{}
 	c.check(p, "")
 	return p
 }
 
-func (c CreateRequest) check(p httpx.FieldErrors, prefix string) {
+func (c CreateRequest) check(p errs.FieldErrors, prefix string) {
 	if c.ID == uuid.Nil {
 		p[prefix+"id"] = "is required (a UUID)"
 	}
@@ -85,8 +85,8 @@ type BatchRequest struct {
 }
 
 // Valid checks every order of a batch, naming each problem by its index.
-func (b BatchRequest) Valid() httpx.FieldErrors {
-	p := httpx.FieldErrors{}
+func (b BatchRequest) Valid() errs.FieldErrors {
+	p := errs.FieldErrors{}
 	switch n := len(b.Orders); {
 	case n == 0:
 		p["orders"] = "must hold at least one order"

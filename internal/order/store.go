@@ -54,7 +54,8 @@ const storedOrders = `SELECT o.* FROM unnest($1::uuid[], $2::bigint[], $3::bigin
 // order (same id with other content, or another order for the same user
 // and activity) is a "conflict" and changes nothing. One order's conflict
 // never fails the others.
-func (s *Store) CreateBatch(ctx context.Context, in []CreateRequest) (BatchResult, error) {
+func (s *Store) CreateBatch(ctx context.Context, in []CreateRequest) (_ BatchResult, err error) {
+	defer errs.Annotate(&err, "Store.CreateBatch(%d orders)", len(in))
 	n := len(in)
 	ids, users, acts, prods := make([]uuid.UUID, n), make([]int64, n), make([]int64, n), make([]int64, n)
 	qtys, prices := make([]int32, n), make([]int64, n)
@@ -62,7 +63,7 @@ func (s *Store) CreateBatch(ctx context.Context, in []CreateRequest) (BatchResul
 		ids[i], users[i], acts[i], prods[i], qtys[i], prices[i] = o.ID, o.UserID, o.ActivityID, o.ProductID, int32(o.Quantity), int64(*o.Price)
 	}
 	var res BatchResult
-	err := db.Transact(ctx, s.pool, func(tx pgx.Tx) error {
+	err = db.Transact(ctx, s.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, insertOrders, ids, users, acts, prods, qtys, prices)
 		if err != nil {
 			return db.Map(err, "orders")
@@ -120,6 +121,7 @@ func (s *Store) CreateBatch(ctx context.Context, in []CreateRequest) (BatchResul
 // Create records one order. created reports whether it is new; asking again
 // for the same order returns it unchanged.
 func (s *Store) Create(ctx context.Context, in CreateRequest) (o Order, created bool, err error) {
+	defer errs.Annotate(&err, "Store.Create(%s)", in.ID)
 	res, err := s.CreateBatch(ctx, []CreateRequest{in})
 	if err != nil {
 		return Order{}, false, err
@@ -133,7 +135,8 @@ func (s *Store) Create(ctx context.Context, in CreateRequest) (o Order, created 
 }
 
 // Get returns order id.
-func (s *Store) Get(ctx context.Context, id uuid.UUID) (Order, error) {
+func (s *Store) Get(ctx context.Context, id uuid.UUID) (_ Order, err error) {
+	defer errs.Annotate(&err, "Store.Get(%s)", id)
 	o, err := scanOrder(s.pool.QueryRow(ctx, `SELECT `+orderColumns+` FROM orders.orders WHERE id = $1`, id))
 	if err != nil {
 		return Order{}, db.Map(err, fmt.Sprintf("order %s", id))
@@ -149,7 +152,8 @@ type Filter struct {
 
 // List returns one page of the orders that match f, oldest first, and how
 // many match in all.
-func (s *Store) List(ctx context.Context, f Filter) ([]Order, int64, error) {
+func (s *Store) List(ctx context.Context, f Filter) (_ []Order, _ int64, err error) {
+	defer errs.Annotate(&err, "Store.List(%+v)", f)
 	const where = ` WHERE ($1::bigint = 0 OR user_id = $1) AND ($2::bigint = 0 OR activity_id = $2)`
 	const q = `SELECT ` + orderColumns + ` FROM orders.orders` + where + ` ORDER BY created_at, id LIMIT $3 OFFSET $4`
 	rows, err := s.pool.Query(ctx, q, f.UserID, f.ActivityID, f.Limit, f.Offset)
@@ -169,9 +173,10 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Order, int64, error) {
 
 // Pay marks order id paid. Paying a paid order again changes nothing; a
 // cancelled order cannot be paid.
-func (s *Store) Pay(ctx context.Context, id uuid.UUID) (Order, error) {
+func (s *Store) Pay(ctx context.Context, id uuid.UUID) (_ Order, err error) {
+	defer errs.Annotate(&err, "Store.Pay(%s)", id)
 	var o Order
-	err := db.Transact(ctx, s.pool, func(tx pgx.Tx) error {
+	err = db.Transact(ctx, s.pool, func(tx pgx.Tx) error {
 		cur, err := scanOrder(tx.QueryRow(ctx, `SELECT `+orderColumns+` FROM orders.orders WHERE id = $1 FOR UPDATE`, id))
 		if err != nil {
 			return db.Map(err, fmt.Sprintf("order %s", id))
@@ -191,7 +196,8 @@ func (s *Store) Pay(ctx context.Context, id uuid.UUID) (Order, error) {
 }
 
 // Delete removes order id unless it is paid.
-func (s *Store) Delete(ctx context.Context, id uuid.UUID) error {
+func (s *Store) Delete(ctx context.Context, id uuid.UUID) (err error) {
+	defer errs.Annotate(&err, "Store.Delete(%s)", id)
 	return db.Transact(ctx, s.pool, func(tx pgx.Tx) error {
 		var status string
 		err := tx.QueryRow(ctx, `SELECT status FROM orders.orders WHERE id = $1 FOR UPDATE`, id).Scan(&status)

@@ -5,7 +5,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/seckill/seckill/internal/platform/httpx"
+	"github.com/seckill/seckill/internal/platform/errs"
 	"github.com/seckill/seckill/internal/platform/money"
 )
 
@@ -41,8 +41,8 @@ type CreateRequest struct {
 }
 
 // Valid checks the fields of a new product.
-func (c CreateRequest) Valid() httpx.FieldErrors {
-	p := httpx.FieldErrors{}
+func (c CreateRequest) Valid() errs.FieldErrors {
+	p := errs.FieldErrors{}
 	checkName(p, c.Name)
 	checkDescription(p, c.Description)
 	if c.Price == nil {
@@ -65,8 +65,8 @@ type UpdateRequest struct {
 }
 
 // Valid checks the fields present in an update.
-func (u UpdateRequest) Valid() httpx.FieldErrors {
-	p := httpx.FieldErrors{}
+func (u UpdateRequest) Valid() errs.FieldErrors {
+	p := errs.FieldErrors{}
 	if u.Name == nil && u.Description == nil && u.Price == nil && u.Inventory == nil {
 		p["body"] = "must name at least one of name, description, price, inventory"
 	}
@@ -89,8 +89,8 @@ type ReserveRequest struct {
 }
 
 // Valid checks a reservation request.
-func (r ReserveRequest) Valid() httpx.FieldErrors {
-	p := httpx.FieldErrors{}
+func (r ReserveRequest) Valid() errs.FieldErrors {
+	p := errs.FieldErrors{}
 	if r.ActivityID <= 0 {
 		p["activity_id"] = "must be a positive integer"
 	}
@@ -100,7 +100,7 @@ func (r ReserveRequest) Valid() httpx.FieldErrors {
 	return p
 }
 
-func checkName(p httpx.FieldErrors, s string) {
+func checkName(p errs.FieldErrors, s string) {
 	switch n := utf8.RuneCountInString(s); {
 	case strings.TrimSpace(s) == "":
 		p["name"] = "is required"
@@ -111,7 +111,7 @@ func checkName(p httpx.FieldErrors, s string) {
 	}
 }
 
-func checkDescription(p httpx.FieldErrors, s string) {
+func checkDescription(p errs.FieldErrors, s string) {
 	switch {
 	case utf8.RuneCountInString(s) > 600:
 		p["description"] = "must be at most 600 characters"

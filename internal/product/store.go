@@ -30,7 +30,8 @@ func scanProduct(row pgx.Row) (Product, error) {
 }
 
 // Create inserts a product.
-func (s *Store) Create(ctx context.Context, in CreateRequest) (Product, error) {
+func (s *Store) Create(ctx context.Context, in CreateRequest) (_ Product, err error) {
+	defer errs.Annotate(&err, "Store.Create")
 	const q = `INSERT INTO product.products (name, description, price, inventory)
 		VALUES ($1, $2, $3::bigint::numeric / 100, $4) RETURNING ` + productColumns
 	p, err := scanProduct(s.pool.QueryRow(ctx, q, in.Name, in.Description, int64(*in.Price), *in.Inventory))
@@ -41,7 +42,8 @@ func (s *Store) Create(ctx context.Context, in CreateRequest) (Product, error) {
 }
 
 // Get returns product id.
-func (s *Store) Get(ctx context.Context, id int64) (Product, error) {
+func (s *Store) Get(ctx context.Context, id int64) (_ Product, err error) {
+	defer errs.Annotate(&err, "Store.Get(%d)", id)
 	const q = `SELECT ` + productColumns + ` FROM product.products WHERE id = $1`
 	p, err := scanProduct(s.pool.QueryRow(ctx, q, id))
 	if err != nil {
@@ -51,7 +53,8 @@ func (s *Store) Get(ctx context.Context, id int64) (Product, error) {
 }
 
 // List returns one page of products, oldest first, and the total count.
-func (s *Store) List(ctx context.Context, limit, offset int) ([]Product, int64, error) {
+func (s *Store) List(ctx context.Context, limit, offset int) (_ []Product, _ int64, err error) {
+	defer errs.Annotate(&err, "Store.List(%d, %d)", limit, offset)
 	const q = `SELECT ` + productColumns + `, count(*) OVER () FROM product.products ORDER BY id LIMIT $1 OFFSET $2`
 	rows, err := s.pool.Query(ctx, q, limit, offset)
 	if err != nil {
@@ -81,7 +84,8 @@ func (s *Store) List(ctx context.Context, limit, offset int) ([]Product, int64, 
 }
 
 // Update changes the given fields of product id.
-func (s *Store) Update(ctx context.Context, id int64, in UpdateRequest) (Product, error) {
+func (s *Store) Update(ctx context.Context, id int64, in UpdateRequest) (_ Product, err error) {
+	defer errs.Annotate(&err, "Store.Update(%d)", id)
 	var price *int64
 	if in.Price != nil {
 		v := int64(*in.Price)
@@ -105,7 +109,8 @@ func (s *Store) Update(ctx context.Context, id int64, in UpdateRequest) (Product
 }
 
 // Delete removes product id, refusing while any activity holds a reservation.
-func (s *Store) Delete(ctx context.Context, id int64) error {
+func (s *Store) Delete(ctx context.Context, id int64) (err error) {
+	defer errs.Annotate(&err, "Store.Delete(%d)", id)
 	return db.Transact(ctx, s.pool, func(tx pgx.Tx) error {
 		var reserved int64
 		err := tx.QueryRow(ctx, `SELECT reserved FROM product.products WHERE id = $1 FOR UPDATE`, id).Scan(&reserved)
@@ -132,6 +137,7 @@ func (s *Store) Delete(ctx context.Context, id int64) error {
 // difference, so an activity can grow or shrink its reservation. created
 // reports whether the reservation is new.
 func (s *Store) Reserve(ctx context.Context, id int64, in ReserveRequest) (res Reservation, created bool, err error) {
+	defer errs.Annotate(&err, "Store.Reserve(%d, activity %d)", id, in.ActivityID)
 	err = db.Transact(ctx, s.pool, func(tx pgx.Tx) error {
 		// Locking the product first serialises every reservation of it, so
 		// two first-time requests for one activity cannot both insert.
@@ -173,9 +179,10 @@ func (s *Store) Reserve(ctx context.Context, id int64, in ReserveRequest) (res R
 }
 
 // Release returns an activity's reserved units of product id to inventory.
-func (s *Store) Release(ctx context.Context, id, activityID int64) (Reservation, error) {
+func (s *Store) Release(ctx context.Context, id, activityID int64) (_ Reservation, err error) {
+	defer errs.Annotate(&err, "Store.Release(%d, activity %d)", id, activityID)
 	var res Reservation
-	err := db.Transact(ctx, s.pool, func(tx pgx.Tx) error {
+	err = db.Transact(ctx, s.pool, func(tx pgx.Tx) error {
 		const del = `DELETE FROM product.reservations WHERE product_id = $1 AND activity_id = $2
 			RETURNING product_id, activity_id, quantity, created_at, updated_at`
 		err := tx.QueryRow(ctx, del, id, activityID).Scan(&res.ProductID, &res.ActivityID, &res.Quantity, &res.CreatedAt, &res.UpdatedAt)

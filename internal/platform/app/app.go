@@ -37,6 +37,8 @@ type Deps struct {
 	// Tracer starts the spans of background work; requests get theirs
 	// from the router's middleware.
 	Tracer opentracing.Tracer
+	// Log is the service's logger; every line names the service.
+	Log *slog.Logger
 }
 
 // Service is a built service: its routes and the background workers that
@@ -69,10 +71,9 @@ type Options struct {
 func Run(ctx context.Context, cfg Config, set migrations.Set, stderr io.Writer, build BuildFunc, opt Options) error {
 	// Every line names the service, so LogAttrs leaves the name out.
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel})).With("service", cfg.Name)
-	slog.SetDefault(logger)
 	logger.Info("starting", cfg.LogAttrs()...)
 
-	tracer, closeTracer, err := tracing.New(cfg.Name, cfg.Getenv)
+	tracer, closeTracer, err := tracing.New(cfg.Name, cfg.Getenv, logger)
 	if err != nil {
 		return fmt.Errorf("tracing: %w", err)
 	}
@@ -85,7 +86,7 @@ func Run(ctx context.Context, cfg Config, set migrations.Set, stderr io.Writer, 
 	}
 	defer pool.Close()
 	if cfg.Migrate {
-		if err := migrateWithRetry(ctx, pool, set, 30*time.Second); err != nil {
+		if err := migrateWithRetry(ctx, logger, pool, set, 30*time.Second); err != nil {
 			return err
 		}
 	}
@@ -106,7 +107,7 @@ func Run(ctx context.Context, cfg Config, set migrations.Set, stderr io.Writer, 
 	}
 	m := metrics.New(cfg.Name)
 	transport := tracing.Transport(tracer, peerTransport())
-	svc, err := build(ctx, Deps{Pool: pool, Transport: transport, Peer: peer, Metrics: m, Tracer: tracer})
+	svc, err := build(ctx, Deps{Pool: pool, Transport: transport, Peer: peer, Metrics: m, Tracer: tracer, Log: logger})
 	if err != nil {
 		return fmt.Errorf("build %s service: %w", cfg.Name, err)
 	}
@@ -136,7 +137,7 @@ func Run(ctx context.Context, cfg Config, set migrations.Set, stderr io.Writer, 
 		}()
 	}
 	if cfg.DebugAddr != "" {
-		go serveDebug(ctx, cfg.DebugAddr)
+		go serveDebug(ctx, logger, cfg.DebugAddr)
 	}
 
 	// Consul must stop sending traffic here before the server stops
@@ -185,7 +186,7 @@ func Run(ctx context.Context, cfg Config, set migrations.Set, stderr io.Writer, 
 		}
 		stopServing()
 	}()
-	serveErr := httpx.Serve(serveCtx, cfg.HTTP, router, ready)
+	serveErr := httpx.Serve(serveCtx, logger, cfg.HTTP, router, ready)
 	select {
 	case err := <-registered:
 		serveErr = errors.Join(err, serveErr)
@@ -208,15 +209,15 @@ func Run(ctx context.Context, cfg Config, set migrations.Set, stderr io.Writer, 
 // registerTimeout bounds the registration with Consul at start-up.
 const registerTimeout = 10 * time.Second
 
-func migrateWithRetry(ctx context.Context, pool *pgxpool.Pool, set migrations.Set, within time.Duration) error {
+func migrateWithRetry(ctx context.Context, log *slog.Logger, pool *pgxpool.Pool, set migrations.Set, within time.Duration) error {
 	deadline := time.Now().Add(within)
 	wait := 200 * time.Millisecond
 	for {
-		err := db.Migrate(ctx, pool, set.Schema, set.FS)
+		err := db.Migrate(ctx, pool, set.Schema, set.FS, log)
 		if err == nil || !db.Unavailable(err) || time.Now().After(deadline) {
 			return err
 		}
-		slog.Warn("database not reachable yet; retrying migration", "err", err)
+		log.Warn("database not reachable yet; retrying migration", "err", err)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -296,7 +297,7 @@ func handleReadyz(pool *pgxpool.Pool) http.HandlerFunc {
 	}
 }
 
-func serveDebug(ctx context.Context, addr string) {
+func serveDebug(ctx context.Context, log *slog.Logger, addr string) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -306,7 +307,7 @@ func serveDebug(ctx context.Context, addr string) {
 	c := httpx.DefaultServerConfig(addr)
 	c.WriteTimeout = 2 * time.Minute // CPU profiles take 30 s by default
 	c.HandlerTimeout = 0
-	if err := httpx.Serve(ctx, c, mux, nil); err != nil {
-		slog.Error("debug listener", "err", err)
+	if err := httpx.Serve(ctx, log, c, mux, nil); err != nil {
+		log.Error("debug listener", "err", err)
 	}
 }

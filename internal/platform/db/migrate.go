@@ -16,8 +16,9 @@ import (
 // Migrate creates schema when missing and applies the goose migrations in
 // fsys to it, recording versions in schema.goose_db_version so that each
 // service's history is its own. Concurrent callers (two instances starting
-// at once) are serialised by an advisory lock.
-func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string, fsys fs.FS) error {
+// at once) are serialised by an advisory lock. Each applied migration is
+// logged to log.
+func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string, fsys fs.FS, log *slog.Logger) error {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("migrate %s: %w", schema, Map(err, "database"))
@@ -46,7 +47,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string, fsys fs.FS)
 		return fmt.Errorf("migrate %s: %w", schema, err)
 	}
 	for _, r := range results {
-		slog.Info("migration applied", "schema", schema, "version", r.Source.Version, "file", r.Source.Path)
+		log.Info("migration applied", "schema", schema, "version", r.Source.Version, "file", r.Source.Path)
 	}
 	return nil
 }

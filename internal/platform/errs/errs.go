@@ -87,3 +87,18 @@ func MessageOf(err error) string {
 
 // Is reports whether err carries the given code.
 func Is(err error, code Code) bool { return CodeOf(err) == code }
+
+// Annotate prefixes *errp, when it is not nil, with the operation that
+// failed and its arguments, keeping its code and cause for CodeOf and
+// errors.Is. It is meant to be deferred at the top of a function with a
+// named error result:
+//
+//	func (s *Store) Get(ctx context.Context, id int64) (_ Activity, err error) {
+//		defer errs.Annotate(&err, "Store.Get(%d)", id)
+//
+// so that a log line says where an error came from, not only what it was.
+func Annotate(errp *error, format string, args ...any) {
+	if *errp != nil {
+		*errp = fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), *errp)
+	}
+}

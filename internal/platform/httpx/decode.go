@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -21,31 +20,7 @@ const MaxBodyBytes = 1 << 20
 // Validator is implemented by request types that check their own fields.
 // Valid returns one message per bad field, or nothing when all is well.
 type Validator interface {
-	Valid() FieldErrors
-}
-
-type fieldError struct {
-	fields map[string]string
-}
-
-func (e *fieldError) Error() string { return "invalid fields" }
-
-func asFieldError(err error, target **fieldError) bool { return errors.As(err, target) }
-
-// Invalid turns field problems into an Invalid error whose message names
-// every field, in a stable order, and whose envelope lists them.
-func Invalid(problems FieldErrors) error {
-	keys := make([]string, 0, len(problems))
-	for k := range problems {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + ": " + problems[k]
-	}
-	return &errs.Error{Code: errs.Invalid, Message: "invalid request: " + strings.Join(parts, "; "),
-		Err: &fieldError{fields: problems}}
+	Valid() errs.FieldErrors
 }
 
 // Decode reads one JSON value from the request body into a new T. It rejects
@@ -60,11 +35,11 @@ func Decode[T any](w http.ResponseWriter, r *http.Request) (T, error) {
 	}
 	if val, ok := any(&v).(Validator); ok {
 		if p := val.Valid(); len(p) > 0 {
-			return v, Invalid(p)
+			return v, errs.InvalidFields(p)
 		}
 	} else if val, ok := any(v).(Validator); ok {
 		if p := val.Valid(); len(p) > 0 {
-			return v, Invalid(p)
+			return v, errs.InvalidFields(p)
 		}
 	}
 	return v, nil
@@ -156,7 +131,7 @@ func ParseID(name, s string) (int64, error) {
 func Page(r *http.Request) (limit, offset int, err error) {
 	q := r.URL.Query()
 	limit, offset = 20, 0
-	p := FieldErrors{}
+	p := errs.FieldErrors{}
 	if s := q.Get("limit"); s != "" {
 		n, e := strconv.Atoi(s)
 		if e != nil || n < 1 || n > 100 {
@@ -172,7 +147,7 @@ func Page(r *http.Request) (limit, offset int, err error) {
 		offset = n
 	}
 	if len(p) > 0 {
-		return 0, 0, Invalid(p)
+		return 0, 0, errs.InvalidFields(p)
 	}
 	return limit, offset, nil
 }

@@ -5,7 +5,6 @@ package httpx
 
 import (
 	"encoding/json"
-	"log/slog"
 	"net/http"
 
 	"github.com/seckill/seckill/internal/platform/errs"
@@ -91,9 +90,6 @@ func List(w http.ResponseWriter, data any, p Pagination) {
 	writeJSON(w, http.StatusOK, Envelope{Code: 0, Message: "ok", Data: data, Pagination: &p})
 }
 
-// FieldErrors is returned by input validation: one message per bad field.
-type FieldErrors map[string]string
-
 // Error writes err in the error envelope with the status its code maps to.
 // Internal and unavailable errors are logged with their cause, which the
 // client never sees.
@@ -101,22 +97,19 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 	code := errs.CodeOf(err)
 	status := StatusOf(code)
 	if status >= 500 {
-		slog.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path,
+		Logger(r.Context()).ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path,
 			"request_id", RequestIDFrom(r.Context()), "err", err)
 	}
 	env := ErrorEnvelope{Code: status, Message: errs.MessageOf(err), Error: string(code), StatusCode: status}
-	var fe *fieldError
-	if asFieldError(err, &fe) {
-		env.Fields = fe.fields
-	}
+	env.Fields = errs.FieldsOf(err)
 	writeJSON(w, status, env)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		// Only a programming error (an unencodable type) gets here.
-		slog.Error("encode response", "err", err)
+		// Only a programming error (an unencodable type) gets here; the
+		// handler's tests see the 500.
 		status = http.StatusInternalServerError
 		b = []byte(`{"code":500,"message":"internal error","error":"internal","status_code":500}`)
 	}

@@ -15,8 +15,8 @@ type item struct {
 	Count int64  `json:"count"`
 }
 
-func (i item) Valid() FieldErrors {
-	p := FieldErrors{}
+func (i item) Valid() errs.FieldErrors {
+	p := errs.FieldErrors{}
 	if i.Name == "" {
 		p["name"] = "is required"
 	}
@@ -64,7 +64,7 @@ func TestError_EnvelopeAndStatus(t *testing.T) {
 	}{
 		{errs.E(errs.NotFound, "product 7 not found"), 404, "not_found", "product 7 not found"},
 		{errs.E(errs.Conflict, "taken"), 409, "conflict", "taken"},
-		{Invalid(FieldErrors{"b": "bad", "a": "worse"}), 400, "invalid", "invalid request: a: worse; b: bad"},
+		{errs.InvalidFields(errs.FieldErrors{"b": "bad", "a": "worse"}), 400, "invalid", "invalid request: a: worse; b: bad"},
 		{errs.E(errs.TooManyRequests, "slow down"), 429, "too_many_requests", "slow down"},
 		{errs.Wrap(errs.Unavailable, errString("dial tcp: refused"), "database unavailable"), 503, "unavailable", "database unavailable"},
 		{errString("secret internal detail"), 500, "internal", "internal error"},

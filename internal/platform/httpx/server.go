@@ -43,8 +43,9 @@ func DefaultServerConfig(addr string) ServerConfig {
 // Serve listens on c.Addr and serves h until ctx is cancelled, then stops
 // accepting connections and waits up to c.ShutdownTimeout for in-flight
 // requests. ready, when not nil, is called with the bound address once the
-// listener is open, which lets callers and tests use port 0.
-func Serve(ctx context.Context, c ServerConfig, h http.Handler, ready func(addr string)) error {
+// listener is open, which lets callers and tests use port 0. log receives
+// the server's own messages and is every request's Logger.
+func Serve(ctx context.Context, log *slog.Logger, c ServerConfig, h http.Handler, ready func(addr string)) error {
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.Addr, err)
@@ -59,10 +60,10 @@ func Serve(ctx context.Context, c ServerConfig, h http.Handler, ready func(addr 
 		WriteTimeout:      c.WriteTimeout,
 		IdleTimeout:       c.IdleTimeout,
 		MaxHeaderBytes:    c.MaxHeaderBytes,
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-		ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return WithLogger(context.WithoutCancel(ctx), log) },
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	slog.Info("listening", "addr", ln.Addr().String())
+	log.Info("listening", "addr", ln.Addr().String())
 	if ready != nil {
 		ready(ln.Addr().String())
 	}

@@ -3,6 +3,7 @@ package httpx
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -21,7 +22,7 @@ func TestServe_HandlerDeadline(t *testing.T) {
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- Serve(ctx, c, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		done <- Serve(ctx, slog.New(slog.DiscardHandler), c, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			<-r.Context().Done() // a database that never answers
 			Error(w, r, r.Context().Err())
 		}), func(a string) { addr <- a })
@@ -56,7 +57,7 @@ func TestServe_HeaderLimit(t *testing.T) {
 	done := make(chan error, 1)
 	var handled atomic.Bool
 	go func() {
-		done <- Serve(ctx, c, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handled.Store(true) }),
+		done <- Serve(ctx, slog.New(slog.DiscardHandler), c, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handled.Store(true) }),
 			func(a string) { addr <- a })
 	}()
 	req, _ := http.NewRequest("GET", "http://"+<-addr+"/", nil)

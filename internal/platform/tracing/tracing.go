@@ -55,8 +55,8 @@ const (
 // process environment itself, so tests can pass a map. When tracing is
 // disabled it returns opentracing.NoopTracer{}, which Middleware and
 // Transport recognise and step aside for. The closer flushes buffered spans
-// and must be closed on shutdown.
-func New(serviceName string, getenv func(string) string) (opentracing.Tracer, io.Closer, error) {
+// and must be closed on shutdown. log receives the tracer's complaints.
+func New(serviceName string, getenv func(string) string, log *slog.Logger) (opentracing.Tracer, io.Closer, error) {
 	cfg, err := configFromEnv(serviceName, getenv)
 	if err != nil {
 		return nil, nil, fmt.Errorf("tracing config: %w", err)
@@ -64,7 +64,7 @@ func New(serviceName string, getenv func(string) string) (opentracing.Tracer, io
 	if cfg.Disabled {
 		return opentracing.NoopTracer{}, nopCloser{}, nil
 	}
-	tracer, closer, err := cfg.NewTracer(config.Logger(slogLogger{}))
+	tracer, closer, err := cfg.NewTracer(config.Logger(slogLogger{log}))
 	if err != nil {
 		return nil, nil, fmt.Errorf("new jaeger tracer for %s: %w", cfg.ServiceName, err)
 	}
@@ -149,9 +149,9 @@ func (nopCloser) Close() error { return nil }
 
 // slogLogger hands the tracer's complaints (spans it could not send) to the
 // service's structured log; its chatter at info level is dropped.
-type slogLogger struct{}
+type slogLogger struct{ log *slog.Logger }
 
-func (slogLogger) Error(msg string)             { slog.Error("jaeger", "err", msg) }
+func (l slogLogger) Error(msg string)           { l.log.Error("jaeger", "err", msg) }
 func (slogLogger) Infof(string, ...interface{}) {}
 
 // enabled reports whether tracer records anything, so the middleware and

@@ -1,6 +1,7 @@
 package tracing
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -14,7 +15,7 @@ func mapenv(m map[string]string) func(string) string {
 
 func TestNew(t *testing.T) {
 	t.Run("DisabledIsNoop", func(t *testing.T) {
-		tracer, closer, err := New("product", mapenv(map[string]string{"JAEGER_DISABLED": "true"}))
+		tracer, closer, err := New("product", mapenv(map[string]string{"JAEGER_DISABLED": "true"}), slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -25,7 +26,7 @@ func TestNew(t *testing.T) {
 	})
 
 	t.Run("DefaultIsJaeger", func(t *testing.T) {
-		tracer, closer, err := New("product", mapenv(nil))
+		tracer, closer, err := New("product", mapenv(nil), slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -51,7 +52,7 @@ func TestNew(t *testing.T) {
 	}
 	for _, tc := range errCases {
 		t.Run(tc.name, func(t *testing.T) {
-			tracer, closer, err := New(tc.service, mapenv(tc.env))
+			tracer, closer, err := New(tc.service, mapenv(tc.env), slog.New(slog.DiscardHandler))
 			if err == nil {
 				closer.Close()
 				t.Fatalf("New = %T, nil; want an error", tracer)

@@ -14,6 +14,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -100,7 +101,7 @@ func setup() {
 	}
 	defer pool.Close()
 	for _, set := range migrations.All() {
-		if err := db.Migrate(ctx, pool, set.Schema, set.FS); err != nil {
+		if err := db.Migrate(ctx, pool, set.Schema, set.FS, slog.New(slog.DiscardHandler)); err != nil {
 			setupErr = fmt.Errorf("pgtest: migrate template: %w", err)
 			return
 		}
