@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -110,7 +111,10 @@ func purchaseTrace(ctx context.Context, client *http.Client, query string) (stri
 		}
 		err := bench.Get(ctx, client, query+"/api/traces?"+q.Encode(), &traces)
 		if err == nil && len(traces) > 0 {
-			return query + "/api/traces/" + traces[0].TraceID, nil
+			if hasUI(ctx, client, query) {
+				return query + "/trace/" + traces[0].TraceID, nil
+			}
+			return query + "/api/traces/" + traces[0].TraceID + " (JSON: a go-installed Jaeger has no UI)", nil
 		}
 		if time.Now().After(deadline) {
 			return "", fmt.Errorf("no trace with a seckill.commit span (err %v)", err)
@@ -121,6 +125,22 @@ func purchaseTrace(ctx context.Context, client *http.Client, query string) (stri
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// hasUI reports whether the Jaeger at query serves its web UI; a
+// go-installed all-in-one serves a placeholder page instead.
+func hasUI(ctx context.Context, client *http.Client, query string) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, query+"/", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	page, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	return err == nil && resp.StatusCode == http.StatusOK && !strings.Contains(string(page), "placeholder for Jaeger UI")
 }
 
 // answers reports whether url answers 200 within a second.

@@ -13,12 +13,14 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/opentracing/opentracing-go"
 
 	_ "github.com/seckill/seckill/api/activity" // registers the swagger docs
 	"github.com/seckill/seckill/internal/platform/app"
 	"github.com/seckill/seckill/internal/platform/config"
 	"github.com/seckill/seckill/internal/platform/httpx"
 	"github.com/seckill/seckill/internal/platform/ratelimit"
+	"github.com/seckill/seckill/internal/platform/tracing"
 	"github.com/seckill/seckill/internal/seckill"
 	"github.com/seckill/seckill/migrations"
 )
@@ -83,6 +85,7 @@ func Run(ctx context.Context, getenv func(string) string, stderr io.Writer, opt 
 		engine := seckill.New(sales, seckill.Options{
 			MaxBatch: cfg.MaxBatch,
 			Log:      d.Log,
+			Trace:    commitTrace(d.Tracer),
 			OnCommit: func(_ int64, claims, wins int) {
 				sm.batch.Observe(float64(claims))
 				if wins > 0 {
@@ -108,4 +111,23 @@ func Run(ctx context.Context, getenv func(string) string, stderr io.Writer, opt 
 			},
 		}, nil
 	}, opt)
+}
+
+// commitTrace returns the engine's Options.Trace: a "seckill.commit" span
+// for each group commit that decides a sampled purchase, a child of the
+// first such purchase's span (and following from the others), holding the
+// commit's database spans. Without a tracer it returns nil and commits are
+// not traced.
+func commitTrace(tracer opentracing.Tracer) func(context.Context, int64, []context.Context) (context.Context, func()) {
+	if _, noop := tracer.(opentracing.NoopTracer); noop || tracer == nil {
+		return nil
+	}
+	return func(ctx context.Context, activityID int64, requests []context.Context) (context.Context, func()) {
+		ctx, span := tracing.StartShared(ctx, tracer, "seckill.commit", requests)
+		if span == nil {
+			return ctx, func() {}
+		}
+		span.SetTag("activity_id", activityID)
+		return ctx, span.Finish
+	}
 }

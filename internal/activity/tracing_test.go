@@ -34,6 +34,26 @@ func crossesServices(tr jaegertest.Trace, from, to string) bool {
 	return false
 }
 
+// childOf reports whether tr has a span named child whose parent is a span
+// named parent.
+func childOf(tr jaegertest.Trace, child, parent string) bool {
+	byID := map[string]jaegertest.Span{}
+	for _, s := range tr.Spans {
+		byID[s.SpanID] = s
+	}
+	for _, s := range tr.Spans {
+		if s.OperationName != child {
+			continue
+		}
+		for _, ref := range s.References {
+			if p, ok := byID[ref.SpanID]; ok && ref.RefType == "CHILD_OF" && p.OperationName == parent {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func TestTracing_CallsBetweenServicesAreOneTrace(t *testing.T) {
 	j := jaegertest.Start(t)
 	url := pgtest.NewDB(t)
@@ -81,6 +101,13 @@ func TestTracing_CallsBetweenServicesAreOneTrace(t *testing.T) {
 	if w := svctest.Do(t, "POST", fmt.Sprintf("%s/activities/%d/seckill", a.URL, id), `{"user_id":7}`); w.Data()["status"] != "won" {
 		t.Fatalf("buy: %s", w.Raw)
 	}
+	// The purchase's trace holds the group commit that decided it, and
+	// the commit holds its database work.
+	purchase := j.WaitTrace(t, "activity", 30*time.Second, func(tr jaegertest.Trace) bool {
+		return childOf(tr, "seckill.commit", "HTTP POST /activities/{id}/seckill") && (childOf(tr, "db.batch", "seckill.commit") || childOf(tr, "db.query", "seckill.commit"))
+	})
+	t.Logf("purchase trace %s: %d spans, the group commit and its queries among them", purchase.TraceID, len(purchase.Spans))
+
 	tr = j.WaitTrace(t, "activity", 30*time.Second, func(tr jaegertest.Trace) bool {
 		return crossesServices(tr, "activity", "order")
 	})

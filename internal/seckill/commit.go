@@ -35,10 +35,20 @@ func (g *gate) commitLoop() {
 	}
 }
 
-// commitBatch commits one batch within the commit timeout.
+// commitBatch commits one batch within the commit timeout, traced as one
+// unit of work when Options.Trace is set.
 func (g *gate) commitBatch(batch []*claim) {
 	ctx, cancel := context.WithTimeout(context.Background(), g.opt.CommitTimeout)
 	defer cancel()
+	if g.opt.Trace != nil {
+		reqs := make([]context.Context, len(batch))
+		for i, c := range batch {
+			reqs[i] = c.req
+		}
+		var end func()
+		ctx, end = g.opt.Trace(ctx, g.id, reqs)
+		defer end()
+	}
 	g.commit(ctx, batch)
 }
 

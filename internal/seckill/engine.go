@@ -28,6 +28,13 @@ type Options struct {
 	OnCommit func(activityID int64, claims, wins int)
 	// Log receives the engine's warnings (default slog.Default()).
 	Log *slog.Logger
+	// Trace, when set, wraps each group commit: it is given the contexts
+	// of the requests whose claims the commit decides, and returns the
+	// context to commit in and a function that ends the commit's trace.
+	// The activity service starts a span there linked to the purchases'
+	// spans, so a purchase's trace shows the transaction that decided it;
+	// the engine itself knows no tracer.
+	Trace func(ctx context.Context, activityID int64, requests []context.Context) (context.Context, func())
 }
 
 // Engine answers purchase requests for any number of activities. It is the

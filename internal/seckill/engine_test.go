@@ -311,3 +311,36 @@ func TestEngine_WindowMovedElsewhereIsSeen(t *testing.T) {
 		t.Fatalf("after the move: %v, %v; want the sale open", r, err)
 	}
 }
+
+type userKey struct{}
+
+func TestEngine_TraceSeesEveryCommittedRequest(t *testing.T) {
+	start, end := open()
+	st := newMemStore(100, start, end)
+	st.delay = 5 * time.Millisecond // so that claims queue behind a commit and share the next one
+	var mu sync.Mutex
+	seen := map[int64]bool{}
+	e := New(st, Options{Trace: func(ctx context.Context, activityID int64, requests []context.Context) (context.Context, func()) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, r := range requests {
+			seen[r.Value(userKey{}).(int64)] = true
+		}
+		return ctx, func() {}
+	}})
+	defer e.Close(context.Background())
+	var wg sync.WaitGroup
+	for u := int64(1); u <= 50; u++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := e.Buy(context.WithValue(context.Background(), userKey{}, u), 1, u); err != nil {
+				t.Errorf("user %d: %v", u, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if len(seen) != 50 {
+		t.Errorf("Trace saw the requests of %d users, want all 50", len(seen))
+	}
+}

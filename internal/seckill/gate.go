@@ -42,6 +42,7 @@ type gate struct {
 // claim is one admitted request waiting for its commit.
 type claim struct {
 	Claim
+	req   context.Context // the request's, for Options.Trace to link to
 	token bool
 	done  chan struct{}
 	out   Outcome
@@ -132,7 +133,7 @@ func (g *gate) buy(ctx context.Context, userID int64) (Outcome, error) {
 			g.mu.Unlock()
 			return Outcome{}, fmt.Errorf("order id: %w", err)
 		}
-		c := &claim{Claim: Claim{UserID: userID, OrderID: oid}, done: make(chan struct{})}
+		c := &claim{Claim: Claim{UserID: userID, OrderID: oid}, req: ctx, done: make(chan struct{})}
 		// With no token left and none held, only the database can say
 		// whether stock remains (another instance may have returned some):
 		// the claim goes without a token and the commit re-syncs the count.
