@@ -56,6 +56,7 @@ type options struct {
 	big        bool
 	bigUsers   int
 	bigStock   int
+	note       string
 	keepTmpDir bool
 }
 
@@ -72,6 +73,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.BoolVar(&o.big, "big", getenv("BENCH_BIG") == "1", "also run 1,000,000 users with stock 10,000 for the memory target (BENCH_BIG=1)")
 	fs.IntVar(&o.bigUsers, "big-users", 1_000_000, "users of the big run")
 	fs.IntVar(&o.bigStock, "big-stock", 10_000, "stock of the big run")
+	fs.StringVar(&o.note, "note", getenv("BENCH_NOTE"), "a remark on the machine's conditions, printed under the heading (BENCH_NOTE)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -175,6 +177,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	table := res.table()
 	fmt.Fprintln(stdout)
 	fmt.Fprint(stdout, table)
+	// The charts live beside BENCHMARKS.md, which shows them.
+	chartDir := filepath.Join(filepath.Dir(o.out), chartsDir)
+	if err := os.MkdirAll(chartDir, 0o755); err != nil {
+		return err
+	}
+	for name, svg := range res.charts() {
+		if err := os.WriteFile(filepath.Join(chartDir, name), svg, 0o644); err != nil {
+			return err
+		}
+	}
 	if err := os.WriteFile(o.out, []byte(res.markdown(table)), 0o644); err != nil {
 		return err
 	}

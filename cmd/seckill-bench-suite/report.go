@@ -119,6 +119,9 @@ func (r result) markdown(table string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Benchmarks\n\nMeasured by `make bench` on %s: %d cores, %s, %s/%s. Client and servers share the machine.\n\n",
 		time.Now().UTC().Format("2006-01-02"), r.cores, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	if r.o.note != "" {
+		b.WriteString(r.o.note + "\n\n")
+	}
 	b.WriteString("The database baseline runs the same transaction the service commits for a win (insert the winner, ")
 	b.WriteString("conditionally decrement the stock), one win per transaction, straight at PostgreSQL with fsync on. ")
 	b.WriteString("The ceiling is a bare Go handler answering a small JSON body, loaded by the same client. ")
@@ -133,8 +136,53 @@ func (r result) markdown(table string) string {
 		fmt.Fprintf(&b, "| %d | %.0f |\n", l.conns, l.tps)
 	}
 	b.WriteString("\n" + table)
+	b.WriteString("\n## Over the sale\n\nEach run's answers in 60 slices of its time, drawn by `make bench` itself: the full-speed sale ")
+	b.WriteString("(the stock runs out early, after which every answer comes from memory) and the same sale paced to the goal.\n\n")
+	for _, c := range chartFiles() {
+		fmt.Fprintf(&b, "![%s](%s/%s)\n\n", c.alt, chartsDir, c.name)
+	}
 	if r.big == nil {
 		b.WriteString("\nThe memory run (1,000,000 users, stock 10,000) is `BENCH_BIG=1 make bench`.\n")
 	}
 	return b.String()
+}
+
+// chartsDir is where the charts go, beside BENCHMARKS.md.
+const chartsDir = "docs/bench"
+
+// chartFiles names the charts BENCHMARKS.md shows, in order.
+func chartFiles() []struct{ name, alt string } {
+	return []struct{ name, alt string }{
+		{"full-speed-throughput.svg", "Throughput over the full-speed sale"},
+		{"full-speed-latency.svg", "Latency over the full-speed sale"},
+		{"paced-latency.svg", "Latency over the paced sale"},
+	}
+}
+
+// charts draws throughput and latency over the main and the paced sale.
+func (r result) charts() map[string][]byte {
+	throughput := func(title string, rep bench.Report) []byte {
+		var x, rps, wins []float64
+		for _, p := range rep.Timeline {
+			x, rps, wins = append(x, p.At.Seconds()), append(rps, p.RPS), append(wins, p.WinsPerSec)
+		}
+		return bench.Chart{Title: title, XLabel: "seconds into the sale", YLabel: "answers per second", Series: []bench.Series{
+			{Name: "all answers/s", Color: "#1f77b4", X: x, Y: rps}, {Name: "wins/s", Color: "#d62728", X: x, Y: wins}}}.SVG()
+	}
+	latency := func(title string, rep bench.Report) []byte {
+		var x, p50, p99 []float64
+		for _, p := range rep.Timeline {
+			x = append(x, p.At.Seconds())
+			p50, p99 = append(p50, float64(p.P50)/float64(time.Millisecond)), append(p99, float64(p.P99)/float64(time.Millisecond))
+		}
+		return bench.Chart{Title: title, XLabel: "seconds into the sale", YLabel: "latency (ms)", Series: []bench.Series{
+			{Name: "p50", Color: "#2ca02c", X: x, Y: p50}, {Name: "p99", Color: "#ff7f0e", X: x, Y: p99}}}.SVG()
+	}
+	files := chartFiles()
+	full := fmt.Sprintf("%d users x 2, stock %d, %d connections", r.main.Users, r.main.Stock, r.main.Conns)
+	return map[string][]byte{
+		files[0].name: throughput("Full speed: "+full, r.main),
+		files[1].name: latency("Full speed: "+full, r.main),
+		files[2].name: latency(fmt.Sprintf("Paced to %.0f requests/s", r.paced.Rate), r.paced),
+	}
 }

@@ -23,7 +23,9 @@ type Answer struct {
 	Status  string
 	OrderID string
 	Latency time.Duration
-	Err     error
+	// Done is when the answer arrived, from the start of the run.
+	Done time.Duration
+	Err  error
 }
 
 // Load is the answers of a run: two per user, in the order sent.
@@ -144,7 +146,9 @@ func Drive(ctx context.Context, url string, c Crowd) (Load, error) {
 				user := c.FirstUser + i
 				body = append(strconv.AppendInt(append(body[:0], `{"user_id":`...), user, 10), '}')
 				for k := range 2 {
-					l.Answers[i][k] = c.buy(ctx, p, user, body, &buf, due())
+					a := c.buy(ctx, p, user, body, &buf, due())
+					a.Done = time.Since(start)
+					l.Answers[i][k] = a
 					done.Add(1)
 				}
 			}
@@ -256,4 +260,45 @@ func (l Load) Summarize() Stats {
 	s.All = summarize(append(append([]time.Duration(nil), won...), other...))
 	s.Won, s.Other = summarize(won), summarize(other)
 	return s
+}
+
+// Point is one slice of a run's time: the answers that arrived in it, per
+// second, and their latencies.
+type Point struct {
+	At         time.Duration `json:"at_ns"` // the end of the slice, from the start of the run
+	RPS        float64       `json:"rps"`
+	WinsPerSec float64       `json:"wins_per_sec"`
+	P50        time.Duration `json:"p50_ns"`
+	P99        time.Duration `json:"p99_ns"`
+}
+
+// Timeline cuts the run into n slices of equal time and summarizes each,
+// for the charts of make bench: how throughput and latency move as the
+// stock runs out.
+func (l Load) Timeline(n int) []Point {
+	if n <= 0 || l.Duration <= 0 {
+		return nil
+	}
+	width := l.Duration / time.Duration(n)
+	if width <= 0 {
+		width = 1
+	}
+	lat := make([][]time.Duration, n)
+	wins := make([]int, n)
+	for _, pair := range l.Answers {
+		for _, a := range pair {
+			i := min(n-1, int(a.Done/width))
+			lat[i] = append(lat[i], a.Latency)
+			if a.Status == "won" {
+				wins[i]++
+			}
+		}
+	}
+	points := make([]Point, n)
+	for i := range points {
+		s := summarize(lat[i])
+		points[i] = Point{At: time.Duration(i+1) * width, RPS: float64(len(lat[i])) / width.Seconds(),
+			WinsPerSec: float64(wins[i]) / width.Seconds(), P50: s.P50, P99: s.P99}
+	}
+	return points
 }

@@ -35,6 +35,7 @@ type Report struct {
 	Rate       float64       `json:"rate,omitempty"` // requests/s the crowd was paced to; 0: unpaced
 	Duration   time.Duration `json:"duration_ns"`
 	Stats      Stats         `json:"stats"`
+	Timeline   []Point       `json:"timeline"`
 	Checks     []Check       `json:"checks"`
 	OK         bool          `json:"ok"`
 }
@@ -55,7 +56,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		return Report{}, err
 	}
 	r := Report{ActivityID: cfg.ActivityID, Users: cfg.Users, Stock: cfg.Stock, Conns: cfg.Conns, Rate: cfg.Rate, Duration: load.Duration,
-		Stats: load.Summarize()}
+		Stats: load.Summarize(), Timeline: load.Timeline(timelineSlices)}
 	r.Checks = Verify(ctx, client, cfg, load)
 	r.OK = true
 	for _, c := range r.Checks {
@@ -63,6 +64,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	return r, nil
 }
+
+// timelineSlices is how many points a report's timeline has.
+const timelineSlices = 60
 
 // CreateSale creates a product with stock units and an activity selling
 // them, open from a second ago for an hour, both named after name; the
