@@ -324,31 +324,14 @@ type sale struct {
 // run uses, runs seckill-bench against them, and returns its report and the
 // activity process's peak RSS.
 func stackRun(ctx context.Context, o options, dbURL, tmp string, s sale, stdout, stderr io.Writer) (bench.Report, int64, error) {
-	var logs []*os.File
-	defer func() {
-		for _, f := range logs {
-			f.Close()
-		}
-	}()
-	var logErr error
+	logs := &devstack.LogFiles{Dir: tmp}
+	defer logs.Close()
 	st, err := devstack.Start(ctx, devstack.Config{Bin: o.bin, DatabaseURL: dbURL,
-		Env: append([]string{"ACCESS_LOG=false", "LOG_LEVEL=warn"}, s.env...),
-		Log: func(name string) io.Writer {
-			f, err := os.Create(filepath.Join(tmp, name+".log"))
-			if err != nil {
-				logErr = err
-				return io.Discard
-			}
-			logs = append(logs, f)
-			return f
-		}})
+		Env: append([]string{"ACCESS_LOG=false", "LOG_LEVEL=warn"}, s.env...), Log: logs.Open})
 	if err != nil {
 		return bench.Report{}, 0, err
 	}
 	defer st.Stop()
-	if logErr != nil {
-		return bench.Report{}, 0, logErr
-	}
 	var r bench.Report
 	err = runBench(ctx, o, &r, "-activity", st.Activity.URL, "-product", st.Product.URL, "-order", st.Order.URL,
 		"-stock", strconv.Itoa(s.stock), "-users", strconv.Itoa(s.users), "-conns", strconv.Itoa(o.conns),

@@ -145,26 +145,12 @@ func logSink(o options, stdout io.Writer) (func(name string) io.Writer, func(), 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, nil, err
 	}
-	var files []*os.File
-	var openErr error
-	logs := func(name string) io.Writer {
-		f, err := os.Create(filepath.Join(dir, name+".log"))
-		if err != nil {
-			openErr = err
-			return io.Discard
+	files := &devstack.LogFiles{Dir: dir}
+	return files.Open, func() {
+		if err := files.Close(); err != nil {
+			fmt.Fprintln(stdout, "log files:", err)
 		}
-		files = append(files, f)
-		return f
-	}
-	closeAll := func() {
-		for _, f := range files {
-			f.Close()
-		}
-		if openErr != nil {
-			fmt.Fprintln(stdout, "log files:", openErr)
-		}
-	}
-	return logs, closeAll, nil
+	}, nil
 }
 
 func printURLs(out io.Writer, s *devstack.Stack, dbURL string, jaeger *devstack.Jaeger) {
