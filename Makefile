@@ -73,11 +73,15 @@ swag: $(SWAG)
 swag-check: swag
 	@git diff --exit-code -- api/ || { echo "api/ docs are stale: run make swag and commit" >&2; exit 1; }
 
-## compose-check: docker-compose.yml as Debian's docker-compose 1.29 reads it, without and with a .env
-## (the Compose v2 parser, compose-go, reads it in deployments' tests)
+## compose-check: docker-compose.yml as Debian's docker-compose 1.29 reads it: refused without the tokens,
+## read with them, alone or with .env_template (the Compose v2 parser, compose-go, reads it in deployments' tests)
+COMPOSE_TOKENS := ADMIN_TOKEN=compose-check-admin-token SERVICE_TOKEN=compose-check-service-token
 compose-check:
-	docker-compose -f docker-compose.yml config -q
-	docker-compose -f docker-compose.yml --env-file .env_template config -q
+	@if env -u ADMIN_TOKEN -u SERVICE_TOKEN docker-compose -f docker-compose.yml config -q 2>&1 | grep -q ADMIN_TOKEN; \
+		then echo "compose refuses to run without ADMIN_TOKEN: ok"; \
+		else echo "docker-compose.yml runs without ADMIN_TOKEN" >&2; exit 1; fi
+	$(COMPOSE_TOKENS) docker-compose -f docker-compose.yml config -q
+	$(COMPOSE_TOKENS) docker-compose -f docker-compose.yml --env-file .env_template config -q
 
 ## lint: formatting and vet
 lint:

@@ -41,19 +41,49 @@ func load(t *testing.T, envFile string) *types.Project {
 	return p
 }
 
-// loadBoth returns the project read without a .env and with .env_template
-// copied to .env, the two ways a new user runs it.
+// tokens are the two settings compose cannot run without.
+const tokens = "\nADMIN_TOKEN=compose-test-admin-token\nSERVICE_TOKEN=compose-test-service-token\n"
+
+// dotEnv writes content to a .env in a temporary directory and returns its path.
+func dotEnv(t *testing.T, content string) string {
+	t.Helper()
+	env := filepath.Join(t.TempDir(), ".env")
+	if err := os.WriteFile(env, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+// loadBoth returns the project read with a .env holding only the tokens and
+// with .env_template copied to .env and the tokens filled in, the two ways
+// a new user runs it.
 func loadBoth(t *testing.T) map[string]*types.Project {
 	t.Helper()
 	raw, err := os.ReadFile("../.env_template")
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := filepath.Join(t.TempDir(), ".env")
-	if err := os.WriteFile(env, raw, 0o600); err != nil {
+	return map[string]*types.Project{"tokens only": load(t, dotEnv(t, tokens)), "with .env": load(t, dotEnv(t, string(raw)+tokens))}
+}
+
+// Without the tokens compose refuses to start the stack, naming what is
+// missing, as the services themselves would.
+func TestCompose_RefusesToRunWithoutTokens(t *testing.T) {
+	raw, err := os.ReadFile("../.env_template")
+	if err != nil {
 		t.Fatal(err)
 	}
-	return map[string]*types.Project{"without .env": load(t, ""), "with .env": load(t, env)}
+	for how, env := range map[string]string{"no .env": dotEnv(t, ""), ".env_template as is": dotEnv(t, string(raw))} {
+		abs, _ := filepath.Abs("..")
+		o, err := cli.NewProjectOptions([]string{filepath.Join(abs, "docker-compose.yml")}, cli.WithName("seckill"),
+			cli.WithWorkingDirectory(abs), cli.WithInterpolation(true), cli.WithEnvFiles(env), cli.WithDotEnv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := o.LoadProject(context.Background()); err == nil || !strings.Contains(err.Error(), "ADMIN_TOKEN") {
+			t.Errorf("%s: compose loaded without tokens (err %v), want a refusal naming ADMIN_TOKEN", how, err)
+		}
+	}
 }
 
 // configNames returns every environment variable name the services read:
@@ -146,14 +176,11 @@ func TestCompose_ServicesPortsAndHealth(t *testing.T) {
 }
 
 func TestCompose_DotEnvReachesTheServices(t *testing.T) {
-	env := filepath.Join(t.TempDir(), ".env")
-	if err := os.WriteFile(env, []byte("LOG_LEVEL=debug\nACCESS_CONTROL_ALLOW_ORIGIN=\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	env := dotEnv(t, "LOG_LEVEL=debug\nACCESS_CONTROL_ALLOW_ORIGIN=\n"+tokens)
 	for how, tc := range map[string]struct {
 		env            string
 		level, origins string
-	}{"without .env": {"", "info", "*"}, "with .env": {env, "debug", ""}} {
+	}{"tokens only": {dotEnv(t, tokens), "info", "*"}, "with .env": {env, "debug", ""}} {
 		c := load(t, tc.env)
 		for _, name := range []string{"product", "activity", "order"} {
 			e := c.Services[name].Environment
@@ -169,7 +196,7 @@ func TestCompose_DotEnvReachesTheServices(t *testing.T) {
 }
 
 func TestCompose_EveryVariableIsReadByTheCode(t *testing.T) {
-	c := load(t, "")
+	c := load(t, dotEnv(t, tokens))
 	names := configNames(t)
 	for svc, s := range c.Services {
 		if s.Build == nil {

@@ -295,15 +295,18 @@ func ceiling(ctx context.Context, o options) (bench.Stats, error) {
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 	var st bench.Stats
-	err = runBench(ctx, o, &st, "-drive-only", "http://"+ln.Addr().String()+"/", "-users", strconv.Itoa(o.users),
+	err = runBench(ctx, o, &st, nil, "-drive-only", "http://"+ln.Addr().String()+"/", "-users", strconv.Itoa(o.users),
 		"-conns", strconv.Itoa(o.conns), "-progress=false")
 	return st, err
 }
 
 // runBench runs bin/seckill-bench in a process of its own, so that every
 // load comes from the same client in the same state, and decodes its JSON.
-func runBench(ctx context.Context, o options, out any, args ...string) error {
+// runBench runs seckill-bench with args and env added to this process's
+// environment, and decodes its JSON output into out.
+func runBench(ctx context.Context, o options, out any, env []string, args ...string) error {
 	cmd := exec.CommandContext(ctx, filepath.Join(o.bin, "seckill-bench"), args...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = os.Stderr
 	raw, err := cmd.Output()
 	if jerr := json.Unmarshal(raw, out); jerr != nil {
@@ -333,7 +336,8 @@ func stackRun(ctx context.Context, o options, dbURL, tmp string, s sale, stdout,
 	}
 	defer st.Stop()
 	var r bench.Report
-	err = runBench(ctx, o, &r, "-activity", st.Activity.URL, "-product", st.Product.URL, "-order", st.Order.URL,
+	// The admin token goes by the environment, not a flag ps would show.
+	err = runBench(ctx, o, &r, []string{"ADMIN_TOKEN=" + st.AdminToken}, "-activity", st.Activity.URL, "-product", st.Product.URL, "-order", st.Order.URL,
 		"-stock", strconv.Itoa(s.stock), "-users", strconv.Itoa(s.users), "-conns", strconv.Itoa(o.conns),
 		"-relay-deadline", "2m", "-rate", strconv.FormatFloat(s.rate, 'f', 0, 64), "-json")
 	if err != nil {

@@ -35,6 +35,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.ActivityURL, "activity", "http://127.0.0.1:8504", "activity service base URL")
 	fs.StringVar(&c.ProductURL, "product", "http://127.0.0.1:8503", "product service base URL")
 	fs.StringVar(&c.OrderURL, "order", "http://127.0.0.1:8505", "order service base URL")
+	// From the environment rather than a flag, so it does not show in ps.
+	c.AdminToken = os.Getenv("ADMIN_TOKEN")
 	fs.Int64Var(&c.ActivityID, "activity-id", 0, "use this activity (its stock must be -stock); 0 creates a product and an activity")
 	fs.IntVar(&c.Stock, "stock", 1000, "units for sale")
 	fs.IntVar(&c.Users, "users", 0, "distinct users (default 100 x stock)")

@@ -32,12 +32,13 @@ const grafanaURL = "http://127.0.0.1:3000"
 // and the dashboard.
 func demo(ctx context.Context, out io.Writer, s *devstack.Stack, jaeger *devstack.Jaeger) error {
 	client := bench.NewClient(8)
-	id, err := bench.CreateSale(ctx, client, s.Product.URL, s.Activity.URL, "demo", demoStock)
+	id, err := bench.CreateSale(ctx, client, s.AdminToken, s.Product.URL, s.Activity.URL, "demo", demoStock)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "\ndemo: activity %d puts %d units on sale; %d users each try to buy twice…\n", id, demoStock, demoUsers)
-	cfg := bench.Config{ActivityURL: s.Activity.URL, ProductURL: s.Product.URL, OrderURL: s.Order.URL, ActivityID: id, Stock: demoStock,
+	cfg := bench.Config{ActivityURL: s.Activity.URL, ProductURL: s.Product.URL, OrderURL: s.Order.URL, AdminToken: s.AdminToken,
+		ActivityID: id, Stock: demoStock,
 		RelayDeadline: 30 * time.Second, Crowd: bench.Crowd{FirstUser: 1, Users: demoUsers, Conns: 16}}
 	load, err := bench.Drive(ctx, fmt.Sprintf("%s/activities/%d/seckill", s.Activity.URL, id), cfg.Crowd)
 	if err != nil {
@@ -49,7 +50,7 @@ func demo(ctx context.Context, out io.Writer, s *devstack.Stack, jaeger *devstac
 	if err := bench.Get(ctx, client, fmt.Sprintf("%s/activities/%d/stats", s.Activity.URL, id), &stats); err != nil {
 		return err
 	}
-	orders, err := bench.ListOrders(ctx, client, s.Order.URL, id)
+	orders, err := bench.ListOrders(ctx, client, s.AdminToken, s.Order.URL, id)
 	if err != nil {
 		return err
 	}

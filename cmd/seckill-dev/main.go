@@ -106,8 +106,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		env = append(env, "JAEGER_DISABLED=true")
 	}
 
+	// The services refuse to start without credentials: those in the
+	// environment, else random ones for this run (printed below).
 	stack, err := devstack.Start(ctx, devstack.Config{Bin: o.bin, DatabaseURL: pg.URL, Env: env, Log: logs,
-		Ports: map[string]int{"product": productPort, "activity": activityPort, "order": orderPort}})
+		Ports:      map[string]int{"product": productPort, "activity": activityPort, "order": orderPort},
+		AdminToken: getenv("ADMIN_TOKEN"), ServiceToken: getenv("SERVICE_TOKEN")})
 	if err != nil {
 		return err
 	}
@@ -159,6 +162,7 @@ func printURLs(out io.Writer, s *devstack.Stack, dbURL string, jaeger *devstack.
 		fmt.Fprintf(out, "  %-8s API %s   Swagger UI %s/swagger/index.html   metrics %s/metrics\n", p.Name, p.URL, p.URL, p.URL)
 	}
 	fmt.Fprintf(out, "  postgres  %s\n", dbURL)
+	fmt.Fprintf(out, "  admin     Authorization: Bearer %s   (ADMIN_TOKEN: create, edit and delete products and activities)\n", s.AdminToken)
 	if jaeger != nil {
 		fmt.Fprintf(out, "  jaeger    query API %s/api/traces?service=activity (a go-installed Jaeger has no web UI; docker-compose's has)\n", jaeger.QueryURL)
 	}

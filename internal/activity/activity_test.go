@@ -398,6 +398,14 @@ func TestActivity_BadInput(t *testing.T) {
 		{"SeckillTrailing", "POST", buyURL, `{"user_id":3}{"user_id":4}`, 400},
 		{"SeckillLeadingZero", "POST", buyURL, `{"user_id":03}`, 400},
 		{"SeckillOversize", "POST", buyURL, `{"user_id":3,"pad":"` + strings.Repeat("x", 2<<20) + `"}`, 413},
+		{"SeckillDuplicateUser", "POST", buyURL, `{"user_id":3,"user_id":4}`, 400},
+		{"SeckillDuplicateUserOtherCase", "POST", buyURL, `{"user_id":3,"User_Id":4}`, 400},
+		{"SeckillInvalidUTF8", "POST", buyURL, "{\"user_id\":3,\"x\":\"\xff\"}", 400},
+		{"SeckillSignedActivityID", "POST", a.URL + "/activities/+1/seckill", `{"user_id":3}`, 400},
+		{"SeckillLeadingZeroActivityID", "POST", a.URL + "/activities/01/seckill", `{"user_id":3}`, 400},
+		{"OutcomeSignedUser", "GET", item + "/seckill/+3", nil, 400},
+		{"CreateInvalidUTF8Name", "POST", a.URL + "/activities", "{\"name\":\"\xc3\x28\",\"product_id\":1,\"stock\":1}", 400},
+		{"ListRepeatedOffset", "GET", a.URL + "/activities?offset=1&offset=2", nil, 400},
 		{"SeckillUnknownActivity", "POST", a.URL + "/activities/987654/seckill", `{"user_id":3}`, 404},
 		{"SeckillBadActivityID", "POST", a.URL + "/activities/abc/seckill", `{"user_id":3}`, 400},
 		{"OutcomeBadUser", "GET", item + "/seckill/abc", nil, 400},
@@ -417,7 +425,11 @@ func TestActivity_BadInput(t *testing.T) {
 		{"BadPage", "GET", a.URL + "/activities?limit=1000", nil, 400},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			svctest.CheckError(t, svctest.Do(t, tc.method, tc.url, tc.body), tc.status)
+			token := svctest.AdminToken
+			if strings.HasSuffix(tc.url, "/seckill") {
+				token = "" // a buyer, in open buyer mode
+			}
+			svctest.CheckError(t, svctest.DoAs(t, token, tc.method, tc.url, tc.body), tc.status)
 		})
 	}
 	var acts, winners int64
@@ -425,6 +437,33 @@ func TestActivity_BadInput(t *testing.T) {
 	_ = s.pool.QueryRow(context.Background(), `SELECT count(*) FROM activity.winners`).Scan(&winners)
 	if acts != 1 || winners != 0 {
 		t.Errorf("after bad input: %d activities, %d winners; want 1, 0", acts, winners)
+	}
+}
+
+// The seckill endpoint reads only JSON: a form or text/plain body, which a
+// browser sends across origins unasked, is refused with 415 and buys
+// nothing.
+func TestSeckill_ContentType(t *testing.T) {
+	s := newStack(t)
+	a := s.activity(t)
+	id := s.sale(t, a.URL, 5)
+	for ct, want := range map[string]int{"text/plain;charset=UTF-8": 415, "application/x-www-form-urlencoded": 415, "application/json": 200, "": 200} {
+		req, _ := http.NewRequest("POST", fmt.Sprintf("%s/activities/%d/seckill", a.URL, id), strings.NewReader(`{"user_id":1}`))
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("Content-Type %q: %d, want %d", ct, resp.StatusCode, want)
+		}
+	}
+	var n int64
+	if err := s.pool.QueryRow(context.Background(), `SELECT count(*) FROM activity.winners`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("%d winners (%v), want the one JSON buyer", n, err)
 	}
 }
 
@@ -446,13 +485,18 @@ func TestSeckill_RateLimits(t *testing.T) {
 		id := s.sale(t, a.URL, 5)
 		url := fmt.Sprintf("%s/activities/%d/seckill", a.URL, id)
 		for i := range 2 {
-			if r := svctest.Do(t, "POST", url, `{"user_id":1}`); r.Status != 200 {
+			if r := svctest.DoAs(t, "", "POST", url, `{"user_id":1}`); r.Status != 200 {
 				t.Fatalf("request %d: %d %s", i+1, r.Status, r.Raw)
 			}
 		}
-		limited(t, svctest.Do(t, "POST", url, `{"user_id":1}`))
-		if r := svctest.Do(t, "POST", url, `{"user_id":2}`); r.Status != 200 {
+		limited(t, svctest.DoAs(t, "", "POST", url, `{"user_id":1}`))
+		if r := svctest.DoAs(t, "", "POST", url, `{"user_id":2}`); r.Status != 200 {
 			t.Errorf("another user was limited: %d %s", r.Status, r.Raw)
+		}
+		// The allowance is per sale: user 1 spent it in this one only.
+		other := fmt.Sprintf("%s/activities/%d/seckill", a.URL, s.sale(t, a.URL, 5))
+		if r := svctest.DoAs(t, "", "POST", other, `{"user_id":1}`); r.Status != 200 {
+			t.Errorf("user 1 was limited in another activity: %d %s", r.Status, r.Raw)
 		}
 	})
 	t.Run("PerAddress", func(t *testing.T) {
@@ -463,13 +507,13 @@ func TestSeckill_RateLimits(t *testing.T) {
 		id := s.sale(t, a.URL, 5)
 		url := fmt.Sprintf("%s/activities/%d/seckill", a.URL, id)
 		for u := range 3 {
-			if r := svctest.Do(t, "POST", url, fmt.Sprintf(`{"user_id":%d}`, u+1)); r.Status != 200 {
+			if r := svctest.DoAs(t, "", "POST", url, fmt.Sprintf(`{"user_id":%d}`, u+1)); r.Status != 200 {
 				t.Fatalf("user %d: %d %s", u+1, r.Status, r.Raw)
 			}
 		}
 		// A fourth user from the same address is over the address's limit,
 		// and claiming another address in X-Forwarded-For changes nothing.
-		limited(t, svctest.Do(t, "POST", url, `{"user_id":4}`))
+		limited(t, svctest.DoAs(t, "", "POST", url, `{"user_id":4}`))
 		req, _ := http.NewRequest("POST", url, strings.NewReader(`{"user_id":5}`))
 		req.Header.Set("X-Forwarded-For", "203.0.113.9")
 		resp, err := http.DefaultClient.Do(req)

@@ -3,6 +3,7 @@ package activity
 import (
 	"net/http"
 
+	"github.com/seckill/seckill/internal/platform/auth"
 	"github.com/seckill/seckill/internal/platform/errs"
 	"github.com/seckill/seckill/internal/platform/httpx"
 )
@@ -168,7 +169,7 @@ func handleDeleteActivity(cat *Catalog) http.HandlerFunc {
 //	@Failure		400		{object}	httpx.ErrorEnvelope
 //	@Failure		404		{object}	httpx.ErrorEnvelope	"unknown activity"
 //	@Router			/activities/{id}/seckill/{user_id} [get]
-func handleOutcome(s *Sales) http.HandlerFunc {
+func handleOutcome(s *Sales, a *auth.Authenticator) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, err := httpx.PathID(r, "id")
 		if err != nil {
@@ -177,6 +178,10 @@ func handleOutcome(s *Sales) http.HandlerFunc {
 		}
 		user, err := httpx.PathID(r, "user_id")
 		if err != nil {
+			httpx.Error(w, r, err)
+			return
+		}
+		if err := a.Permit(r.Context(), user); err != nil {
 			httpx.Error(w, r, err)
 			return
 		}

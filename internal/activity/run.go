@@ -75,12 +75,14 @@ func Run(ctx context.Context, getenv func(string) string, stderr io.Writer, opt 
 			return nil, err
 		}
 		products := productClient{httpx.NewClient("product", productPeer, d.Transport, cfg.PeerTimeout)}
+		products.c.Token = cfg.Auth.ServiceToken
 		orders := orderClient{httpx.NewClient("order", orderPeer, d.Transport, cfg.PeerTimeout)}
+		orders.c.Token = cfg.Auth.ServiceToken
 		sm, err := newSaleMetrics(d.Metrics, store, outbox)
 		if err != nil {
 			return nil, err
 		}
-		lim := limits{ip: ratelimit.New[string](cfg.IPRate, cfg.IPBurst, nil), user: ratelimit.New[int64](cfg.UserRate, cfg.UserBurst, nil)}
+		lim := limits{ip: ratelimit.New[string](cfg.IPRate, cfg.IPBurst, nil), user: ratelimit.New[buyerKey](cfg.UserRate, cfg.UserBurst, nil)}
 		rel := newRelay(outbox, orders, cfg.RelayBatch, cfg.RelayInterval, d.Tracer, d.Log)
 		engine := seckill.New(sales, seckill.Options{
 			MaxBatch: cfg.MaxBatch,
@@ -95,7 +97,7 @@ func Run(ctx context.Context, getenv func(string) string, stderr io.Writer, opt 
 		})
 		return &app.Service{
 			Routes: func(r chi.Router) {
-				routes(r, store, NewCatalog(store, products, engine.Forget, d.Log), sales, products, engine, lim, sm.observe)
+				routes(r, store, NewCatalog(store, products, engine.Forget, d.Log), sales, products, engine, lim, sm.observe, d.Auth)
 			},
 			Swagger: "activity",
 			Workers: []func(context.Context) error{

@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/seckill/seckill/internal/platform/app"
+	"github.com/seckill/seckill/internal/platform/auth"
 	"github.com/seckill/seckill/internal/platform/httpx"
 	"github.com/seckill/seckill/internal/platform/metrics"
 	"github.com/seckill/seckill/internal/platform/tracing"
@@ -69,11 +70,17 @@ func (s *instantStore) Resolve(ctx context.Context, id int64, users []int64) (ma
 	return out, nil
 }
 
+// openBuyers is the production set-up without USER_JWT_SECRET: the
+// administrative routes need tokens, buyers do not.
+func openBuyers() *auth.Authenticator {
+	return auth.New(auth.Config{AdminToken: "bench-admin-token-0123456789", ServiceToken: "bench-service-token-0123456789"}, nil)
+}
+
 func benchHandler(b *testing.B, stock int64) (http.Handler, *seckill.Engine) {
 	e := seckill.New(&instantStore{remaining: stock, winners: map[int64]uuid.UUID{}}, seckill.Options{})
 	b.Cleanup(func() { _ = e.Close(context.Background()) })
 	r := chi.NewRouter()
-	routes(r, nil, nil, nil, productClient{}, e, limits{}, nil)
+	routes(r, nil, nil, nil, productClient{}, e, limits{}, nil, openBuyers())
 	return r, e
 }
 
@@ -153,7 +160,7 @@ func BenchmarkSeckillStack_SoldOut(b *testing.B) {
 			}
 			cfg := app.Config{Name: "activity", CORS: httpx.CORSConfig{AllowOrigin: "*"}, Getenv: getenv}
 			r := app.NewRouter(cfg, nil, metrics.New("activity"), tracer, access)
-			routes(r, nil, nil, nil, productClient{}, e, limits{}, nil)
+			routes(r, nil, nil, nil, productClient{}, e, limits{}, nil, openBuyers())
 			benchBuy(b, r, `"sold_out"`)
 		})
 	}

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/seckill/seckill/internal/platform/auth"
 	"github.com/seckill/seckill/internal/platform/errs"
 	"github.com/seckill/seckill/internal/platform/httpx"
 	"github.com/seckill/seckill/internal/platform/ratelimit"
@@ -39,7 +40,7 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }
 //	@Failure		429		{object}	httpx.ErrorEnvelope	"rate limited"
 //	@Failure		503		{object}	httpx.ErrorEnvelope	"database unavailable; the outcome is not known yet, retry"
 //	@Router			/activities/{id}/seckill [post]
-func handleSeckill(e *seckill.Engine, lim limits, observe func(seckill.Status)) http.HandlerFunc {
+func handleSeckill(e *seckill.Engine, lim limits, observe func(seckill.Status), a *auth.Authenticator) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if ok, wait := lim.ip.Allow(clientIP(r)); !ok {
 			tooMany(w, r, wait, "too many requests from this address")
@@ -50,6 +51,10 @@ func handleSeckill(e *seckill.Engine, lim limits, observe func(seckill.Status)) 
 			httpx.Error(w, r, err)
 			return
 		}
+		if err := httpx.CheckContentType(r); err != nil {
+			httpx.Error(w, r, err)
+			return
+		}
 		bp := bufPool.Get().(*[]byte)
 		defer bufPool.Put(bp)
 		user, err := readUserID(w, r, bp)
@@ -57,7 +62,11 @@ func handleSeckill(e *seckill.Engine, lim limits, observe func(seckill.Status)) 
 			httpx.Error(w, r, err)
 			return
 		}
-		if ok, wait := lim.user.Allow(user); !ok {
+		if err := a.Permit(r.Context(), user); err != nil {
+			httpx.Error(w, r, err)
+			return
+		}
+		if ok, wait := lim.user.Allow(buyerKey{activity: id, user: user}); !ok {
 			tooMany(w, r, wait, "too many requests for this user")
 			return
 		}
@@ -83,8 +92,12 @@ var jsonContentType = []string{"application/json; charset=utf-8"}
 // limits are the seckill endpoint's abuse limits; a nil limiter is off.
 type limits struct {
 	ip   *ratelimit.Keyed[string]
-	user *ratelimit.Keyed[int64]
+	user *ratelimit.Keyed[buyerKey]
 }
+
+// buyerKey is what the per-user limit counts by: a user's requests in one
+// sale must not spend its allowance in another.
+type buyerKey struct{ activity, user int64 }
 
 // clientIP is the connection's address. X-Forwarded-For is not trusted:
 // anyone can send it, and a limit a client can pick its own key for is none.

@@ -98,7 +98,7 @@ func TestTracing_CallsBetweenServicesAreOneTrace(t *testing.T) {
 
 	// A win goes to the order service through the relay: one trace again.
 	id := svctest.Int(r.Data()["id"])
-	if w := svctest.Do(t, "POST", fmt.Sprintf("%s/activities/%d/seckill", a.URL, id), `{"user_id":7}`); w.Data()["status"] != "won" {
+	if w := svctest.DoAs(t, "", "POST", fmt.Sprintf("%s/activities/%d/seckill", a.URL, id), `{"user_id":7}`); w.Data()["status"] != "won" {
 		t.Fatalf("buy: %s", w.Raw)
 	}
 	// The purchase's trace holds the group commit that decided it, and

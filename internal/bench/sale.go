@@ -13,9 +13,12 @@ import (
 // Config describes one seckill-bench run.
 type Config struct {
 	ActivityURL, ProductURL, OrderURL string
-	ActivityID                        int64 // 0: create a product and an activity
-	Stock                             int
-	RelayDeadline                     time.Duration
+	// AdminToken is the ADMIN_TOKEN the services run with: the sale is
+	// set up and its orders read as the administrator; buyers send none.
+	AdminToken    string
+	ActivityID    int64 // 0: create a product and an activity
+	Stock         int
+	RelayDeadline time.Duration
 	Crowd
 }
 
@@ -44,7 +47,7 @@ type Report struct {
 func Run(ctx context.Context, cfg Config) (Report, error) {
 	client := NewClient(cfg.Conns)
 	if cfg.ActivityID == 0 {
-		id, err := CreateSale(ctx, client, cfg.ProductURL, cfg.ActivityURL, "bench", cfg.Stock)
+		id, err := CreateSale(ctx, client, cfg.AdminToken, cfg.ProductURL, cfg.ActivityURL, "bench", cfg.Stock)
 		if err != nil {
 			return Report{}, err
 		}
@@ -70,15 +73,16 @@ const timelineSlices = 60
 
 // CreateSale creates a product with stock units and an activity selling
 // them, open from a second ago for an hour, both named after name; the
-// demo, the bench and the reliability tests all set their sales up here.
-func CreateSale(ctx context.Context, client *http.Client, productURL, activityURL, name string, stock int) (int64, error) {
+// demo, the bench and the reliability tests all set their sales up here, as
+// the administrator (admin is ADMIN_TOKEN).
+func CreateSale(ctx context.Context, client *http.Client, admin, productURL, activityURL, name string, stock int) (int64, error) {
 	var p, a struct{ ID int64 }
 	item := fmt.Sprintf("%s item %d", name, time.Now().UnixNano())
-	if err := call(ctx, client, "POST", productURL+"/products", map[string]any{"name": item, "price": 9.99, "inventory": stock}, &p); err != nil {
+	if err := call(ctx, client, admin, "POST", productURL+"/products", map[string]any{"name": item, "price": 9.99, "inventory": stock}, &p); err != nil {
 		return 0, fmt.Errorf("create product: %w", err)
 	}
 	now := time.Now()
-	err := call(ctx, client, "POST", activityURL+"/activities", map[string]any{"name": name + " sale", "product_id": p.ID, "stock": stock,
+	err := call(ctx, client, admin, "POST", activityURL+"/activities", map[string]any{"name": name + " sale", "product_id": p.ID, "stock": stock,
 		"start_time": now.Add(-time.Second).Format(time.RFC3339), "end_time": now.Add(time.Hour).Format(time.RFC3339)}, &a)
 	if err != nil {
 		return 0, fmt.Errorf("create activity: %w", err)
@@ -170,7 +174,7 @@ func Verify(ctx context.Context, client *http.Client, cfg Config, l Load) []Chec
 		Stock, Sold, Remaining, Undelivered, Failed int64
 	}
 	statsURL := fmt.Sprintf("%s/activities/%d/stats", cfg.ActivityURL, cfg.ActivityID)
-	err := call(ctx, client, "GET", statsURL, nil, &st)
+	err := call(ctx, client, "", "GET", statsURL, nil, &st)
 	add("stats: sold == stock, remaining 0", err == nil && st.Sold == int64(cfg.Stock) && st.Remaining == 0,
 		"stock %d sold %d remaining %d (err %v)", st.Stock, st.Sold, st.Remaining, err)
 
@@ -180,13 +184,13 @@ func Verify(ctx context.Context, client *http.Client, cfg Config, l Load) []Chec
 		case <-ctx.Done():
 			err = ctx.Err()
 		case <-time.After(100 * time.Millisecond):
-			err = call(ctx, client, "GET", statsURL, nil, &st)
+			err = call(ctx, client, "", "GET", statsURL, nil, &st)
 		}
 	}
 	add("relay drained", err == nil && st.Undelivered == 0 && st.Failed == 0, "undelivered %d failed %d within %s (err %v)",
 		st.Undelivered, st.Failed, cfg.RelayDeadline, err)
 
-	orders, err := ListOrders(ctx, client, cfg.OrderURL, cfg.ActivityID)
+	orders, err := ListOrders(ctx, client, cfg.AdminToken, cfg.OrderURL, cfg.ActivityID)
 	same := 0
 	for u, oid := range winners {
 		if orders[u] == oid {
@@ -200,8 +204,9 @@ func Verify(ctx context.Context, client *http.Client, cfg Config, l Load) []Chec
 
 // ListOrders reads an activity's orders from the order service, page by
 // page, and returns each user's order id. A user with two orders, or an
-// order of another activity, is an error.
-func ListOrders(ctx context.Context, client *http.Client, base string, activity int64) (map[int64]string, error) {
+// order of another activity, is an error. Reading every user's orders takes
+// the administrator's token, admin.
+func ListOrders(ctx context.Context, client *http.Client, admin, base string, activity int64) (map[int64]string, error) {
 	out := map[int64]string{}
 	for offset := 0; ; offset += 100 {
 		var page []struct {
@@ -209,7 +214,7 @@ func ListOrders(ctx context.Context, client *http.Client, base string, activity 
 			UserID     int64  `json:"user_id"`
 			ActivityID int64  `json:"activity_id"`
 		}
-		if err := call(ctx, client, "GET", fmt.Sprintf("%s/orders?activity_id=%d&limit=100&offset=%d", base, activity, offset), nil, &page); err != nil {
+		if err := call(ctx, client, admin, "GET", fmt.Sprintf("%s/orders?activity_id=%d&limit=100&offset=%d", base, activity, offset), nil, &page); err != nil {
 			return nil, err
 		}
 		for _, o := range page {
@@ -230,10 +235,12 @@ func ListOrders(ctx context.Context, client *http.Client, base string, activity 
 // Get GETs url and decodes the data member of its JSON envelope into out.
 // The services' envelopes and Jaeger's query API both answer that shape.
 func Get(ctx context.Context, client *http.Client, url string, out any) error {
-	return call(ctx, client, http.MethodGet, url, nil, out)
+	return call(ctx, client, "", http.MethodGet, url, nil, out)
 }
 
-func call(ctx context.Context, client *http.Client, method, url string, in, out any) error {
+// call sends in as JSON with token ("" for none) as the bearer credential
+// and decodes the answer's data into out.
+func call(ctx context.Context, client *http.Client, token, method, url string, in, out any) error {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -247,6 +254,9 @@ func call(ctx context.Context, client *http.Client, method, url string, in, out 
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return err

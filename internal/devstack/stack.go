@@ -2,6 +2,8 @@ package devstack
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -25,11 +27,18 @@ type Config struct {
 	// Log, when not nil, returns where a service's output goes besides
 	// the tail each Proc keeps.
 	Log func(service string) io.Writer
+	// AdminToken and ServiceToken are the credentials every service
+	// runs with; empty ones are made up at random for this stack.
+	AdminToken, ServiceToken string
 }
 
 // Stack is the three services, each a Proc.
 type Stack struct {
 	Product, Order, Activity *Proc
+	// AdminToken is what callers send to create and change products and
+	// activities and to read every order; ServiceToken what services send
+	// one another.
+	AdminToken, ServiceToken string
 }
 
 // New prepares the services of cfg, their ports chosen, without starting
@@ -59,7 +68,13 @@ func New(cfg Config) (*Stack, error) {
 		}
 		return p, nil
 	}
-	var s Stack
+	s := Stack{AdminToken: cfg.AdminToken, ServiceToken: cfg.ServiceToken}
+	if s.AdminToken == "" {
+		s.AdminToken = randomToken()
+	}
+	if s.ServiceToken == "" {
+		s.ServiceToken = randomToken()
+	}
 	var err error
 	if s.Product, err = proc("product"); err != nil {
 		return nil, err
@@ -72,6 +87,7 @@ func New(cfg Config) (*Stack, error) {
 	}
 	s.Activity.Env = append(s.Activity.Env, "PRODUCT_SERVICE_URL="+s.Product.URL, "ORDER_SERVICE_URL="+s.Order.URL)
 	for _, p := range s.Procs() {
+		p.Env = append(p.Env, "ADMIN_TOKEN="+s.AdminToken, "SERVICE_TOKEN="+s.ServiceToken)
 		p.Env = append(p.Env, cfg.Env...)
 	}
 	return &s, nil
@@ -95,6 +111,13 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		}
 	}
 	return s, nil
+}
+
+// randomToken returns 192 random bits in hex.
+func randomToken() string {
+	var b [24]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read does not fail on Linux
+	return hex.EncodeToString(b[:])
 }
 
 // Procs returns the services in the order they start.

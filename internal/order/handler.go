@@ -2,10 +2,10 @@ package order
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/google/uuid"
 
+	"github.com/seckill/seckill/internal/platform/auth"
 	"github.com/seckill/seckill/internal/platform/errs"
 	"github.com/seckill/seckill/internal/platform/httpx"
 )
@@ -83,9 +83,22 @@ func handleCreateBatch(s *Store) http.HandlerFunc {
 //	@Success	200			{object}	httpx.Envelope{data=[]Order}
 //	@Failure	400			{object}	httpx.ErrorEnvelope
 //	@Router		/orders [get]
-func handleListOrders(s *Store) http.HandlerFunc {
+func handleListOrders(s *Store, a *auth.Authenticator) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		f, err := listFilter(r)
+		if err != nil {
+			httpx.Error(w, r, err)
+			return
+		}
+		// A buyer lists its own orders; every user's, only an administrator.
+		switch c := auth.From(r.Context()); {
+		case f.UserID == 0 && c.Role == auth.Buyer:
+			f.UserID = c.UserID
+		case f.UserID == 0:
+			err = a.SeesEveryone(r.Context())
+		default:
+			err = a.Permit(r.Context(), f.UserID)
+		}
 		if err != nil {
 			httpx.Error(w, r, err)
 			return
@@ -107,12 +120,15 @@ func listFilter(r *http.Request) (Filter, error) {
 		return Filter{}, err
 	}
 	f := Filter{Limit: limit, Offset: offset}
-	q := r.URL.Query()
+	q, err := httpx.Query(r)
+	if err != nil {
+		return Filter{}, err
+	}
 	p := errs.FieldErrors{}
 	for name, dst := range map[string]*int64{"user_id": &f.UserID, "activity_id": &f.ActivityID} {
 		if v := q.Get(name); v != "" {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n <= 0 {
+			n, err := httpx.ParseID(name, v)
+			if err != nil {
 				p[name] = "must be a positive integer"
 			}
 			*dst = n
@@ -134,6 +150,24 @@ func pathOrderID(r *http.Request) (uuid.UUID, error) {
 	return id, nil
 }
 
+// ownOrder reads the order the {id} URL parameter names, when the caller
+// may see it: its buyer, or an administrator. An order's buyer never
+// changes, so checking before acting on it is enough.
+func ownOrder(r *http.Request, s *Store, a *auth.Authenticator) (Order, error) {
+	id, err := pathOrderID(r)
+	if err != nil {
+		return Order{}, err
+	}
+	o, err := s.Get(r.Context(), id)
+	if err != nil {
+		return Order{}, err
+	}
+	if err := a.Permit(r.Context(), o.UserID); err != nil {
+		return Order{}, err
+	}
+	return o, nil
+}
+
 // handleGetOrder handles GET /orders/{id}.
 //
 //	@Summary	Get an order
@@ -144,14 +178,9 @@ func pathOrderID(r *http.Request) (uuid.UUID, error) {
 //	@Failure	400	{object}	httpx.ErrorEnvelope
 //	@Failure	404	{object}	httpx.ErrorEnvelope
 //	@Router		/orders/{id} [get]
-func handleGetOrder(s *Store) http.HandlerFunc {
+func handleGetOrder(s *Store, a *auth.Authenticator) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathOrderID(r)
-		if err != nil {
-			httpx.Error(w, r, err)
-			return
-		}
-		o, err := s.Get(r.Context(), id)
+		o, err := ownOrder(r, s, a)
 		if err != nil {
 			httpx.Error(w, r, err)
 			return
@@ -172,14 +201,14 @@ func handleGetOrder(s *Store) http.HandlerFunc {
 //	@Failure		404	{object}	httpx.ErrorEnvelope
 //	@Failure		409	{object}	httpx.ErrorEnvelope	"cancelled"
 //	@Router			/orders/{id}/pay [post]
-func handlePayOrder(s *Store) http.HandlerFunc {
+func handlePayOrder(s *Store, a *auth.Authenticator) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathOrderID(r)
+		o, err := ownOrder(r, s, a)
 		if err != nil {
 			httpx.Error(w, r, err)
 			return
 		}
-		o, err := s.Pay(r.Context(), id)
+		o, err = s.Pay(r.Context(), o.ID)
 		if err != nil {
 			httpx.Error(w, r, err)
 			return
@@ -199,17 +228,17 @@ func handlePayOrder(s *Store) http.HandlerFunc {
 //	@Failure	404	{object}	httpx.ErrorEnvelope
 //	@Failure	409	{object}	httpx.ErrorEnvelope	"paid orders cannot be deleted"
 //	@Router		/orders/{id} [delete]
-func handleDeleteOrder(s *Store) http.HandlerFunc {
+func handleDeleteOrder(s *Store, a *auth.Authenticator) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathOrderID(r)
+		o, err := ownOrder(r, s, a)
 		if err != nil {
 			httpx.Error(w, r, err)
 			return
 		}
-		if err := s.Delete(r.Context(), id); err != nil {
+		if err := s.Delete(r.Context(), o.ID); err != nil {
 			httpx.Error(w, r, err)
 			return
 		}
-		httpx.OK(w, map[string]string{"id": id.String()})
+		httpx.OK(w, map[string]string{"id": o.ID.String()})
 	}
 }

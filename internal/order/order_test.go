@@ -39,18 +39,18 @@ func count(t *testing.T, pool *pgxpool.Pool) int64 {
 func TestOrder_CreateIsIdempotent(t *testing.T) {
 	base, pool := start(t)
 	o := newOrder(1, 1)
-	r := svctest.Do(t, "POST", base+"/orders", o)
+	r := svctest.DoAs(t, svctest.ServiceToken, "POST", base+"/orders", o)
 	if r.Status != 201 || r.Data()["status"] != "created" || !strings.Contains(string(r.Raw), `"price":9.99`) {
 		t.Fatalf("create: %d %s", r.Status, r.Raw)
 	}
-	r2 := svctest.Do(t, "POST", base+"/orders", o)
+	r2 := svctest.DoAs(t, svctest.ServiceToken, "POST", base+"/orders", o)
 	if r2.Status != 200 || r2.Data()["id"] != o["id"] || r2.Data()["created_at"] != r.Data()["created_at"] {
 		t.Fatalf("repeat: %d %s", r2.Status, r2.Raw)
 	}
-	svctest.CheckError(t, svctest.Do(t, "POST", base+"/orders", newOrder(1, 1)), 409) // another order, same user and activity
+	svctest.CheckError(t, svctest.DoAs(t, svctest.ServiceToken, "POST", base+"/orders", newOrder(1, 1)), 409) // another order, same user and activity
 	other := newOrder(2, 1)
 	other["id"] = o["id"]
-	svctest.CheckError(t, svctest.Do(t, "POST", base+"/orders", other), 409) // same id, other content
+	svctest.CheckError(t, svctest.DoAs(t, svctest.ServiceToken, "POST", base+"/orders", other), 409) // same id, other content
 	if got := count(t, pool); got != 1 {
 		t.Errorf("%d orders, want 1", got)
 	}
@@ -62,12 +62,12 @@ func TestOrder_Batch(t *testing.T) {
 	for u := int64(1); u <= 50; u++ {
 		batch = append(batch, newOrder(u, 7))
 	}
-	r := svctest.Do(t, "POST", base+"/orders/batch", map[string]any{"orders": batch})
+	r := svctest.DoAs(t, svctest.ServiceToken, "POST", base+"/orders/batch", map[string]any{"orders": batch})
 	if r.Status != 200 || svctest.Int(r.Data()["created"]) != 50 {
 		t.Fatalf("batch: %d %s", r.Status, r.Raw)
 	}
 	t.Run("ReplayCreatesNothing", func(t *testing.T) {
-		r := svctest.Do(t, "POST", base+"/orders/batch", map[string]any{"orders": batch})
+		r := svctest.DoAs(t, svctest.ServiceToken, "POST", base+"/orders/batch", map[string]any{"orders": batch})
 		if r.Status != 200 || svctest.Int(r.Data()["existing"]) != 50 || svctest.Int(r.Data()["created"]) != 0 {
 			t.Fatalf("replay: %d %s", r.Status, r.Raw)
 		}
@@ -77,7 +77,7 @@ func TestOrder_Batch(t *testing.T) {
 	})
 	t.Run("OneConflictDoesNotFailTheOthers", func(t *testing.T) {
 		mixed := []map[string]any{newOrder(1, 7), newOrder(100, 7), newOrder(101, 7)}
-		r := svctest.Do(t, "POST", base+"/orders/batch", map[string]any{"orders": mixed})
+		r := svctest.DoAs(t, svctest.ServiceToken, "POST", base+"/orders/batch", map[string]any{"orders": mixed})
 		d := r.Data()
 		results, _ := d["results"].([]any)
 		if r.Status != 200 || svctest.Int(d["conflicts"]) != 1 || svctest.Int(d["created"]) != 2 || len(results) != 3 ||
@@ -88,7 +88,7 @@ func TestOrder_Batch(t *testing.T) {
 	t.Run("OneInvalidOrderFailsTheWholeBatch", func(t *testing.T) {
 		bad := newOrder(200, 7)
 		bad["user_id"] = 0
-		r := svctest.Do(t, "POST", base+"/orders/batch", map[string]any{"orders": []map[string]any{newOrder(201, 7), bad}})
+		r := svctest.DoAs(t, svctest.ServiceToken, "POST", base+"/orders/batch", map[string]any{"orders": []map[string]any{newOrder(201, 7), bad}})
 		svctest.CheckError(t, r, 400)
 		if !strings.Contains(string(r.Raw), "orders[1].user_id") {
 			t.Errorf("the error does not name the bad item: %s", r.Raw)
@@ -110,7 +110,7 @@ func TestOrder_ConcurrentIdenticalBatches(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if r := svctest.Do(t, "POST", base+"/orders/batch", map[string]any{"orders": batch}); r.Status != 200 {
+			if r := svctest.DoAs(t, svctest.ServiceToken, "POST", base+"/orders/batch", map[string]any{"orders": batch}); r.Status != 200 {
 				t.Errorf("batch: %d %s", r.Status, r.Raw)
 			}
 		}()
@@ -124,10 +124,10 @@ func TestOrder_ConcurrentIdenticalBatches(t *testing.T) {
 func TestOrder_ListPayDelete(t *testing.T) {
 	base, pool := start(t)
 	for u := int64(1); u <= 3; u++ {
-		svctest.Do(t, "POST", base+"/orders", newOrder(u, 1))
+		svctest.DoAs(t, svctest.ServiceToken, "POST", base+"/orders", newOrder(u, 1))
 	}
 	o := newOrder(1, 2)
-	svctest.Do(t, "POST", base+"/orders", o)
+	svctest.DoAs(t, svctest.ServiceToken, "POST", base+"/orders", o)
 	r := svctest.Do(t, "GET", base+"/orders?user_id=1&limit=1", nil)
 	if page, _ := r.Body["pagination"].(map[string]any); r.Status != 200 || svctest.Int(page["total"]) != 2 {
 		t.Fatalf("list by user: %d %s", r.Status, r.Raw)
@@ -137,30 +137,43 @@ func TestOrder_ListPayDelete(t *testing.T) {
 		t.Fatalf("list by activity: %s", r.Raw)
 	}
 	item := base + "/orders/" + o["id"].(string)
-	if r := svctest.Do(t, "POST", item+"/pay", nil); r.Status != 200 || r.Data()["status"] != "paid" {
+	if r := svctest.DoAs(t, "", "POST", item+"/pay", nil); r.Status != 200 || r.Data()["status"] != "paid" {
 		t.Fatalf("pay: %d %s", r.Status, r.Raw)
 	}
-	if r := svctest.Do(t, "POST", item+"/pay", nil); r.Status != 200 || r.Data()["status"] != "paid" {
+	if r := svctest.DoAs(t, "", "POST", item+"/pay", nil); r.Status != 200 || r.Data()["status"] != "paid" {
 		t.Fatalf("pay again: %d %s", r.Status, r.Raw)
 	}
-	svctest.CheckError(t, svctest.Do(t, "DELETE", item, nil), 409)
+	svctest.CheckError(t, svctest.DoAs(t, "", "DELETE", item, nil), 409)
 
 	c := newOrder(9, 9)
-	svctest.Do(t, "POST", base+"/orders", c)
+	svctest.DoAs(t, svctest.ServiceToken, "POST", base+"/orders", c)
 	if _, err := pool.Exec(context.Background(), `UPDATE orders.orders SET status = 'cancelled' WHERE id = $1`, c["id"]); err != nil {
 		t.Fatal(err)
 	}
-	svctest.CheckError(t, svctest.Do(t, "POST", base+"/orders/"+c["id"].(string)+"/pay", nil), 409)
-	if r := svctest.Do(t, "DELETE", base+"/orders/"+c["id"].(string), nil); r.Status != 200 {
+	svctest.CheckError(t, svctest.DoAs(t, "", "POST", base+"/orders/"+c["id"].(string)+"/pay", nil), 409)
+	if r := svctest.DoAs(t, "", "DELETE", base+"/orders/"+c["id"].(string), nil); r.Status != 200 {
 		t.Fatalf("delete: %d %s", r.Status, r.Raw)
 	}
 	svctest.CheckError(t, svctest.Do(t, "GET", base+"/orders/"+c["id"].(string), nil), 404)
 }
 
+// caller is the credential a well-formed request to the route would carry:
+// the service token to create orders, none for a buyer paying or
+// cancelling (open buyer mode), the admin token to read.
+func caller(method, url string) string {
+	switch {
+	case method == "POST" && strings.HasSuffix(url, "/pay"), method == "DELETE":
+		return ""
+	case method == "POST":
+		return svctest.ServiceToken
+	}
+	return svctest.AdminToken
+}
+
 func TestOrder_BadInput(t *testing.T) {
 	base, pool := start(t)
 	o := newOrder(1, 1)
-	svctest.Do(t, "POST", base+"/orders", o)
+	svctest.DoAs(t, svctest.ServiceToken, "POST", base+"/orders", o)
 	with := func(k string, v any) map[string]any {
 		m := newOrder(5, 5)
 		if v == nil {
@@ -198,11 +211,15 @@ func TestOrder_BadInput(t *testing.T) {
 		{"DeleteBadUUID", "DELETE", base + "/orders/x", nil, 400},
 		{"DeleteUnknown", "DELETE", base + "/orders/" + uuid.NewString(), nil, 404},
 		{"ListBadUser", "GET", base + "/orders?user_id=abc", nil, 400},
+		{"ListRepeatedUser", "GET", base + "/orders?user_id=1&user_id=2", nil, 400},
+		{"ListSignedUser", "GET", base + "/orders?user_id=+1", nil, 400},
+		{"DuplicateKey", "POST", base + "/orders", `{"id":"0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10","user_id":1,"user_id":2,"activity_id":1,"product_id":1,"quantity":1,"price":1}`, 400},
+		{"DuplicateKeyInBatch", "POST", base + "/orders/batch", `{"orders":[{"id":"0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d11","user_id":1,"activity_id":1,"product_id":1,"quantity":1,"price":1,"price":0}]}`, 400},
 		{"ListNegativeActivity", "GET", base + "/orders?activity_id=-2", nil, 400},
 		{"ListBadLimit", "GET", base + "/orders?limit=500", nil, 400},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			svctest.CheckError(t, svctest.Do(t, tc.method, tc.url, tc.body), tc.status)
+			svctest.CheckError(t, svctest.DoAs(t, caller(tc.method, tc.url), tc.method, tc.url, tc.body), tc.status)
 		})
 	}
 	if got := count(t, pool); got != 1 {

@@ -39,6 +39,6 @@ func Run(ctx context.Context, getenv func(string) string, stderr io.Writer, opt 
 	}
 	return app.Run(ctx, cfg.Config, migrations.Order, stderr, func(ctx context.Context, d app.Deps) (*app.Service, error) {
 		s := NewStore(d.Pool)
-		return &app.Service{Routes: func(r chi.Router) { routes(r, s) }, Swagger: "order"}, nil
+		return &app.Service{Routes: func(r chi.Router) { routes(r, s, d.Auth) }, Swagger: "order"}, nil
 	}, opt)
 }

@@ -105,6 +105,13 @@ func TestProduct_BadInput(t *testing.T) {
 		{"NULInName", "POST", base + "/products", `{"name":"a\u0000b","price":1,"inventory":1}`, 400},
 		{"DuplicateName", "POST", base + "/products", `{"name":"Existing","price":1,"inventory":1}`, 409},
 		{"Oversize", "POST", base + "/products", `{"name":"` + strings.Repeat("x", 2<<20) + `"}`, 413},
+		{"DuplicateKey", "POST", base + "/products", `{"name":"a","name":"b","price":1,"inventory":1}`, 400},
+		{"DuplicateKeyOtherCase", "POST", base + "/products", `{"name":"a","NAME":"b","price":1,"inventory":1}`, 400},
+		{"InvalidUTF8", "POST", base + "/products", "{\"name\":\"bad \xff\xfe\",\"price\":1,\"inventory\":1}", 400},
+		{"SignedID", "GET", base + "/products/+1", nil, 400},
+		{"LeadingZeroID", "GET", item[:strings.LastIndex(item, "/")+1] + "0" + item[strings.LastIndex(item, "/")+1:], nil, 400},
+		{"RepeatedQuery", "GET", base + "/products?limit=1&limit=2", nil, 400},
+		{"SignedLimit", "GET", base + "/products?limit=+5", nil, 400},
 		{"NonNumericID", "GET", base + "/products/abc", nil, 400},
 		{"ZeroID", "GET", base + "/products/0", nil, 400},
 		{"OverflowID", "GET", base + "/products/99999999999999999999", nil, 400},
@@ -124,7 +131,11 @@ func TestProduct_BadInput(t *testing.T) {
 		{"WrongMethod", "PATCH", item, `{}`, 405},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			svctest.CheckError(t, svctest.Do(t, tc.method, tc.url, tc.body), tc.status)
+			token := svctest.AdminToken
+			if strings.Contains(tc.url, "/reservations") {
+				token = svctest.ServiceToken
+			}
+			svctest.CheckError(t, svctest.DoAs(t, token, tc.method, tc.url, tc.body), tc.status)
 		})
 	}
 	// Nothing above changed anything.
@@ -139,17 +150,54 @@ func TestProduct_BadInput(t *testing.T) {
 	}
 }
 
+// A JSON endpoint reads only bodies declared JSON (or not declared): a
+// form or text/plain, which a browser sends across origins unasked, is
+// refused with 415 and nothing is written.
+func TestProduct_ContentType(t *testing.T) {
+	base := start(t)
+	for _, tc := range []struct {
+		ct     string
+		status int
+	}{
+		{"text/plain", 415},
+		{"application/x-www-form-urlencoded", 415},
+		{"multipart/form-data; boundary=x", 415},
+		{"application/json; charset=latin1", 415},
+		{"application/json", 201},
+		{"Application/JSON; charset=UTF-8", 201},
+		{"", 201},
+	} {
+		req, _ := http.NewRequest("POST", base+"/products", strings.NewReader(fmt.Sprintf(`{"name":"ct %x","price":1,"inventory":1}`, tc.ct)))
+		if tc.ct != "" {
+			req.Header.Set("Content-Type", tc.ct)
+		}
+		req.Header.Set("Authorization", "Bearer "+svctest.AdminToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.status {
+			t.Errorf("Content-Type %q: %d, want %d", tc.ct, resp.StatusCode, tc.status)
+		}
+	}
+	r := svctest.Do(t, "GET", base+"/products", nil)
+	if got := svctest.Int(r.Body["pagination"].(map[string]any)["total"]); got != 3 {
+		t.Errorf("%d products, want the 3 sent as JSON", got)
+	}
+}
+
 func TestProduct_Reservations(t *testing.T) {
 	base := start(t)
 	id := create(t, base, "Phone", 10)
 	item := fmt.Sprintf("%s/products/%d", base, id)
 
-	r := svctest.Do(t, "POST", item+"/reservations", `{"activity_id":1,"quantity":4}`)
+	r := svctest.DoAs(t, svctest.ServiceToken, "POST", item+"/reservations", `{"activity_id":1,"quantity":4}`)
 	if r.Status != 201 {
 		t.Fatalf("reserve: %d %s", r.Status, r.Raw)
 	}
 	t.Run("RepeatIsIdempotent", func(t *testing.T) {
-		r := svctest.Do(t, "POST", item+"/reservations", `{"activity_id":1,"quantity":4}`)
+		r := svctest.DoAs(t, svctest.ServiceToken, "POST", item+"/reservations", `{"activity_id":1,"quantity":4}`)
 		if r.Status != 200 || svctest.Int(r.Data()["quantity"]) != 4 {
 			t.Fatalf("repeat: %d %s", r.Status, r.Raw)
 		}
@@ -162,7 +210,7 @@ func TestProduct_Reservations(t *testing.T) {
 		svctest.CheckError(t, svctest.Do(t, "DELETE", item, nil), 409)
 	})
 	t.Run("ReleaseReturnsInventory", func(t *testing.T) {
-		r := svctest.Do(t, "DELETE", item+"/reservations/1", nil)
+		r := svctest.DoAs(t, svctest.ServiceToken, "DELETE", item+"/reservations/1", nil)
 		if r.Status != 200 || svctest.Int(r.Data()["quantity"]) != 4 {
 			t.Fatalf("release: %d %s", r.Status, r.Raw)
 		}
@@ -191,7 +239,7 @@ func TestProduct_ConcurrentReservations(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			body := fmt.Sprintf(`{"activity_id":%d,"quantity":%d}`, i+1, each)
-			statuses[i] = svctest.Do(t, "POST", url, body).Status
+			statuses[i] = svctest.DoAs(t, svctest.ServiceToken, "POST", url, body).Status
 		}()
 	}
 	wg.Wait()
@@ -238,7 +286,8 @@ func TestProduct_HealthAndSwagger(t *testing.T) {
 }
 
 func TestRun_StartupLineNamesTheServiceOnce(t *testing.T) {
-	env := map[string]string{"DATABASE_URL": pgtest.NewDB(t), "HTTP_ADDR": "127.0.0.1:0", "JAEGER_DISABLED": "true"}
+	env := map[string]string{"DATABASE_URL": pgtest.NewDB(t), "HTTP_ADDR": "127.0.0.1:0", "JAEGER_DISABLED": "true",
+		"ADMIN_TOKEN": svctest.AdminToken, "SERVICE_TOKEN": svctest.ServiceToken}
 	var out syncBuffer
 	ctx, stop := context.WithCancel(context.Background())
 	err := product.Run(ctx, func(k string) string { return env[k] }, &out, app.Options{Ready: func(string) { stop() }})

@@ -40,6 +40,6 @@ func Run(ctx context.Context, getenv func(string) string, stderr io.Writer, opt 
 	}
 	return app.Run(ctx, cfg.Config, migrations.Product, stderr, func(ctx context.Context, d app.Deps) (*app.Service, error) {
 		s := NewStore(d.Pool)
-		return &app.Service{Routes: func(r chi.Router) { routes(r, s) }, Swagger: "product"}, nil
+		return &app.Service{Routes: func(r chi.Router) { routes(r, s, d.Auth) }, Swagger: "product"}, nil
 	}, opt)
 }

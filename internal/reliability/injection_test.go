@@ -51,6 +51,7 @@ func injectionCall(t *testing.T, method, u string, in, out any) int {
 		t.Fatalf("%s %s: %v", method, u, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	authorize(req)
 	start := time.Now()
 	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
 	if err != nil {

@@ -131,6 +131,7 @@ func TestOutage_DatabaseStoppedUnderLoad(t *testing.T) {
 func expectUnavailable(method, url, body string) (time.Duration, error) {
 	req, _ := http.NewRequest(method, url, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
+	authorize(req)
 	start := time.Now()
 	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
 	took := time.Since(start)

@@ -16,6 +16,7 @@ import (
 	"github.com/opentracing/opentracing-go"
 	httpSwagger "github.com/swaggo/http-swagger/v2"
 
+	"github.com/seckill/seckill/internal/platform/auth"
 	"github.com/seckill/seckill/internal/platform/db"
 	"github.com/seckill/seckill/internal/platform/discovery"
 	"github.com/seckill/seckill/internal/platform/httpx"
@@ -39,6 +40,9 @@ type Deps struct {
 	Tracer opentracing.Tracer
 	// Log is the service's logger; every line names the service.
 	Log *slog.Logger
+	// Auth checks the credentials of requests; routes.go says which
+	// routes need which.
+	Auth *auth.Authenticator
 }
 
 // Service is a built service: its routes and the background workers that
@@ -85,6 +89,9 @@ func Run(ctx context.Context, cfg Config, set migrations.Set, stderr io.Writer, 
 		return err
 	}
 	defer pool.Close()
+	if cfg.Auth.Disabled {
+		logger.Warn("AUTH_DISABLED=true: anyone may create, edit and delete products, activities and orders")
+	}
 	if cfg.Migrate {
 		if err := migrateWithRetry(ctx, logger, pool, set, 30*time.Second); err != nil {
 			return err
@@ -107,7 +114,8 @@ func Run(ctx context.Context, cfg Config, set migrations.Set, stderr io.Writer, 
 	}
 	m := metrics.New(cfg.Name)
 	transport := tracing.Transport(tracer, peerTransport())
-	svc, err := build(ctx, Deps{Pool: pool, Transport: transport, Peer: peer, Metrics: m, Tracer: tracer, Log: logger})
+	svc, err := build(ctx, Deps{Pool: pool, Transport: transport, Peer: peer, Metrics: m, Tracer: tracer, Log: logger,
+		Auth: auth.New(cfg.Auth, nil)})
 	if err != nil {
 		return fmt.Errorf("build %s service: %w", cfg.Name, err)
 	}

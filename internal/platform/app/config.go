@@ -7,6 +7,7 @@ package app
 import (
 	"log/slog"
 
+	"github.com/seckill/seckill/internal/platform/auth"
 	"github.com/seckill/seckill/internal/platform/config"
 	"github.com/seckill/seckill/internal/platform/httpx"
 )
@@ -29,6 +30,8 @@ type Config struct {
 	// AdvertiseAddr is the host other services reach this one at, when the
 	// listen address does not say (":8503" or "0.0.0.0:8503").
 	AdvertiseAddr string
+	// Auth holds the credentials the service checks and sends to peers.
+	Auth auth.Config
 	// Getenv is the environment the configuration was read from; the
 	// tracer reads its standard JAEGER_* variables through it.
 	Getenv func(string) string
@@ -54,6 +57,8 @@ func LoadConfig(env *config.Env, name, defaultAddr string) Config {
 	c.ConsulAddr = env.String("CONSUL_HTTP_ADDR", "")
 	c.AdvertiseAddr = env.String("SERVICE_ADVERTISE_ADDR", "")
 	c.Getenv = env.Getenv
+	c.Auth = auth.LoadConfig(env)
+	c.HTTP.MaxConns = env.Int("HTTP_MAX_CONNS", c.HTTP.MaxConns)
 	switch env.OneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error") {
 	case "debug":
 		c.LogLevel = slog.LevelDebug
@@ -78,5 +83,6 @@ func (c Config) LogAttrs() []any {
 	return []any{"http_addr", c.HTTP.Addr, "database_url", config.Redact(c.DatabaseURL),
 		"db_max_conns", c.DBMaxConns, "migrate_on_start", c.Migrate, "access_log", c.AccessLog,
 		"log_level", c.LogLevel.String(), "cors_origin", c.CORS.AllowOrigin, "debug_addr", c.DebugAddr,
-		"consul_http_addr", c.ConsulAddr, "service_advertise_addr", c.AdvertiseAddr}
+		"consul_http_addr", c.ConsulAddr, "service_advertise_addr", c.AdvertiseAddr, "auth", c.Auth.String(),
+		"http_max_conns", c.HTTP.MaxConns}
 }

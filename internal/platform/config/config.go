@@ -32,6 +32,16 @@ func (e *Env) Getenv(key string) string { return e.getenv(key) }
 // Err returns every problem found so far, joined, or nil.
 func (e *Env) Err() error { return errors.Join(e.errs...) }
 
+// Problem records a problem the caller found itself, such as a missing
+// credential; its message must not hold a secret's value.
+func (e *Env) Problem(err error) { e.errs = append(e.errs, err) }
+
+// Set reports whether key has a non-blank value.
+func (e *Env) Set(key string) bool {
+	_, ok := e.lookup(key)
+	return ok
+}
+
 func (e *Env) lookup(key string) (string, bool) {
 	v := strings.TrimSpace(e.getenv(key))
 	return v, v != ""

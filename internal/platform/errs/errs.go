@@ -15,12 +15,19 @@ type Code string
 // The codes every service uses.
 const (
 	Invalid         Code = "invalid"           // the input is malformed or breaks a rule
+	Unauthenticated Code = "unauthorized"      // no credential, or one that is not valid
+	Forbidden       Code = "forbidden"         // a valid credential that may not do this
+	UnsupportedType Code = "unsupported_media" // a body in a format the endpoint does not read
 	NotFound        Code = "not_found"         // the thing asked for does not exist
 	Conflict        Code = "conflict"          // the request contradicts the current state
 	TooLarge        Code = "too_large"         // the request body is over its limit
 	TooManyRequests Code = "too_many_requests" // a rate limit refused the request
 	Unavailable     Code = "unavailable"       // a dependency (database, peer service) is down
 	Internal        Code = "internal"          // a bug or an unexpected failure
+	// Abandoned means the client went away before its request was read or
+	// answered: nobody is waiting for the answer, and nothing is wrong
+	// with the server.
+	Abandoned Code = "client_closed_request"
 )
 
 // Error is an application error with a code and a message that is safe to

@@ -33,6 +33,9 @@ type Client struct {
 	HTTP *http.Client
 	Peer Resolver
 	Name string // the peer's name, for error messages
+	// Token, when set, is sent as "Authorization: Bearer <Token>" on every
+	// call: the SERVICE_TOKEN peers ask of each other.
+	Token string
 }
 
 // NewClient returns a Client with a bounded per-call timeout. transport may
@@ -111,6 +114,9 @@ func (c *Client) Do(ctx context.Context, method string, route Route, in, out any
 	}
 	if id := RequestIDFrom(ctx); id != "" {
 		req.Header.Set(RequestIDHeader, id)
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {

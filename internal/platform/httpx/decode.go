@@ -1,13 +1,18 @@
 package httpx
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
+	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
@@ -23,12 +28,16 @@ type Validator interface {
 	Valid() errs.FieldErrors
 }
 
-// Decode reads one JSON value from the request body into a new T. It rejects
-// bodies over MaxBodyBytes, unknown fields, trailing data and wrong types,
-// and runs T's Valid method when it has one. Every failure is an Invalid or
-// TooLarge error whose message says what was wrong.
+// Decode reads one JSON value from the request body into a new T. It
+// refuses a Content-Type other than JSON (415), bodies over MaxBodyBytes
+// (413), and with 400: invalid UTF-8, duplicate keys, unknown fields,
+// trailing data and wrong types; then it runs T's Valid method when it has
+// one. A body the client stopped sending is an Abandoned error.
 func Decode[T any](w http.ResponseWriter, r *http.Request) (T, error) {
 	var v T
+	if err := CheckContentType(r); err != nil {
+		return v, err
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 	if err := DecodeJSON(r.Body, &v); err != nil {
 		return v, err
@@ -45,9 +54,48 @@ func Decode[T any](w http.ResponseWriter, r *http.Request) (T, error) {
 	return v, nil
 }
 
-// DecodeJSON strictly decodes exactly one JSON value from body into dst.
+// CheckContentType accepts a request whose body is declared JSON, or not
+// declared at all; any other type is an UnsupportedType error. A browser
+// sends a form or text/plain across origins without asking first, and such
+// a body must not be read as an API call.
+func CheckContentType(r *http.Request) error {
+	cts := r.Header.Values("Content-Type")
+	switch {
+	case len(cts) == 0:
+		return nil
+	case len(cts) == 1 && (cts[0] == "application/json" || cts[0] == "application/json; charset=utf-8"):
+		return nil // the usual spellings, without parsing on the hot path
+	case len(cts) == 1:
+		mt, params, err := mime.ParseMediaType(cts[0])
+		if cs, ok := params["charset"]; err == nil && mt == "application/json" && (!ok || strings.EqualFold(cs, "utf-8")) {
+			return nil
+		}
+	}
+	return errs.E(errs.UnsupportedType, "the body must be JSON: send Content-Type: application/json")
+}
+
+// DecodeJSON strictly decodes exactly one JSON value from body into dst:
+// valid UTF-8, no key twice in an object, no unknown field, nothing after
+// the value.
 func DecodeJSON(body io.Reader, dst any) error {
-	dec := json.NewDecoder(body)
+	b, err := io.ReadAll(body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return decodeError(err)
+		}
+		// The client stopped sending (it closed the connection or timed
+		// out): nobody is there to read an answer.
+		return errs.Wrap(errs.Abandoned, err, "the request body was not received")
+	}
+	return decodeBytes(b, dst)
+}
+
+func decodeBytes(b []byte, dst any) error {
+	if !utf8.Valid(b) {
+		return errs.E(errs.Invalid, "request body is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	dec.UseNumber()
 	if err := dec.Decode(dst); err != nil {
@@ -55,11 +103,58 @@ func DecodeJSON(body io.Reader, dst any) error {
 	}
 	// A second value, or anything but white space, after the first is an error.
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return decodeError(err)
-		}
 		return errs.E(errs.Invalid, "request body must hold a single JSON value")
+	}
+	// The value is well-formed; now make sure no reader of it can see
+	// another one: with a key twice, the decoder keeps the last and a
+	// proxy may read the first.
+	return uniqueKeys(json.NewDecoder(bytes.NewReader(b)), 0)
+}
+
+// maxDepth bounds the nesting uniqueKeys follows; the API's bodies are
+// three levels deep at most.
+const maxDepth = 32
+
+// uniqueKeys reads one value from dec and fails when an object in it holds
+// a key twice. Keys are compared as encoding/json matches them to fields:
+// without regard to case.
+func uniqueKeys(dec *json.Decoder, depth int) error {
+	if depth > maxDepth {
+		return errs.E(errs.Invalid, "request body is nested more than %d levels deep", maxDepth)
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return decodeError(err)
+	}
+	switch tok {
+	case json.Delim('{'):
+		seen := map[string]bool{}
+		for dec.More() {
+			k, err := dec.Token()
+			if err != nil {
+				return decodeError(err)
+			}
+			key, _ := k.(string)
+			folded := strings.ToLower(strings.ToUpper(key))
+			if seen[folded] {
+				return errs.E(errs.Invalid, "key %q appears twice in an object", truncate(key, 40))
+			}
+			seen[folded] = true
+			if err := uniqueKeys(dec, depth+1); err != nil {
+				return err
+			}
+		}
+		_, err = dec.Token()
+	case json.Delim('['):
+		for dec.More() {
+			if err := uniqueKeys(dec, depth+1); err != nil {
+				return err
+			}
+		}
+		_, err = dec.Token()
+	}
+	if err != nil {
+		return decodeError(err)
 	}
 	return nil
 }
@@ -117,34 +212,70 @@ func PathID(r *http.Request, name string) (int64, error) {
 	return ParseID(name, URLParam(r, name))
 }
 
-// ParseID parses s as a positive int64 id named name.
+// ParseID parses s as a positive int64 id named name, written in decimal
+// digits only: no sign, no leading zeros, nothing around it, so that one
+// id has one spelling.
 func ParseID(name, s string) (int64, error) {
-	id, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || id <= 0 {
+	id, ok := parseDigits(s)
+	if !ok || id <= 0 {
 		return 0, errs.E(errs.Invalid, "%s must be a positive integer, got %q", name, truncate(s, 40))
 	}
 	return id, nil
 }
 
+// parseDigits parses a non-negative decimal number with no sign and no
+// leading zeros ("0" itself is fine).
+func parseDigits(s string) (int64, bool) {
+	if s == "" || len(s) > 19 || (s[0] == '0' && len(s) > 1) {
+		return 0, false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
+}
+
+// Query parses the request's query string, refusing one that is malformed
+// or names a parameter twice: "?user_id=1&user_id=2" means nothing one
+// reader cannot read differently from another.
+func Query(r *http.Request) (url.Values, error) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, errs.E(errs.Invalid, "malformed query string")
+	}
+	for k, vs := range q {
+		if len(vs) > 1 {
+			return nil, errs.E(errs.Invalid, "query parameter %q is given %d times", truncate(k, 40), len(vs))
+		}
+	}
+	return q, nil
+}
+
 // Page reads limit and offset from the query string. Limit defaults to 20
 // and may be at most 100; offset defaults to 0.
 func Page(r *http.Request) (limit, offset int, err error) {
-	q := r.URL.Query()
+	q, err := Query(r)
+	if err != nil {
+		return 0, 0, err
+	}
 	limit, offset = 20, 0
 	p := errs.FieldErrors{}
 	if s := q.Get("limit"); s != "" {
-		n, e := strconv.Atoi(s)
-		if e != nil || n < 1 || n > 100 {
+		n, ok := parseDigits(s)
+		if !ok || n < 1 || n > 100 {
 			p["limit"] = "must be an integer from 1 to 100"
 		}
-		limit = n
+		limit = int(n)
 	}
 	if s := q.Get("offset"); s != "" {
-		n, e := strconv.Atoi(s)
-		if e != nil || n < 0 {
+		n, ok := parseDigits(s)
+		if !ok || n > math.MaxInt32 {
 			p["offset"] = "must be a non-negative integer"
 		}
-		offset = n
+		offset = int(n)
 	}
 	if len(p) > 0 {
 		return 0, 0, errs.InvalidFields(p)

@@ -4,7 +4,9 @@
 package httpx
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/seckill/seckill/internal/platform/errs"
@@ -41,6 +43,14 @@ func StatusOf(code errs.Code) int {
 	switch code {
 	case errs.Invalid:
 		return http.StatusBadRequest
+	case errs.Unauthenticated:
+		return http.StatusUnauthorized
+	case errs.Forbidden:
+		return http.StatusForbidden
+	case errs.UnsupportedType:
+		return http.StatusUnsupportedMediaType
+	case errs.Abandoned:
+		return StatusClientClosedRequest
 	case errs.NotFound:
 		return http.StatusNotFound
 	case errs.Conflict:
@@ -62,6 +72,12 @@ func CodeOfStatus(status int) errs.Code {
 	switch status {
 	case http.StatusBadRequest, http.StatusUnprocessableEntity:
 		return errs.Invalid
+	case http.StatusUnauthorized:
+		return errs.Unauthenticated
+	case http.StatusForbidden:
+		return errs.Forbidden
+	case http.StatusUnsupportedMediaType:
+		return errs.UnsupportedType
 	case http.StatusNotFound:
 		return errs.NotFound
 	case http.StatusConflict:
@@ -90,13 +106,32 @@ func List(w http.ResponseWriter, data any, p Pagination) {
 	writeJSON(w, http.StatusOK, Envelope{Code: 0, Message: "ok", Data: data, Pagination: &p})
 }
 
+// StatusClientClosedRequest is the status recorded for a request whose
+// client went away before it was answered (nginx's 499): not a server
+// error, and nobody reads the answer.
+const StatusClientClosedRequest = 499
+
 // Error writes err in the error envelope with the status its code maps to.
 // Internal and unavailable errors are logged with their cause, which the
 // client never sees.
+//
+// A request whose client has gone (its context cancelled, not timed out)
+// is recorded as abandoned, whatever failed because of it: a query or a
+// wait cut short by the client is not a server error.
 func Error(w http.ResponseWriter, r *http.Request, err error) {
 	code := errs.CodeOf(err)
+	if code != errs.Abandoned && errors.Is(r.Context().Err(), context.Canceled) {
+		code, err = errs.Abandoned, errs.Wrap(errs.Abandoned, err, "the client closed the request")
+	}
 	status := StatusOf(code)
-	if status >= 500 {
+	switch {
+	case code == errs.Abandoned:
+		Logger(r.Context()).DebugContext(r.Context(), "request abandoned by the client", "method", r.Method, "path", r.URL.Path,
+			"request_id", RequestIDFrom(r.Context()), "err", err)
+	case status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "":
+		// RFC 6750: a 401 names the scheme the caller should use.
+		w.Header().Set("WWW-Authenticate", `Bearer realm="seckill"`)
+	case status >= 500:
 		Logger(r.Context()).ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path,
 			"request_id", RequestIDFrom(r.Context()), "err", err)
 	}

@@ -23,6 +23,24 @@ type ServerConfig struct {
 	// database or peer that stops answering turns into a 503 before
 	// WriteTimeout cuts the connection. 0 turns it off.
 	HandlerTimeout time.Duration
+	// MaxConns caps the open connections; at the cap the longest idle
+	// keep-alive connection is closed to admit a new one. 0 turns the cap
+	// off.
+	MaxConns int
+}
+
+// DefaultMaxConns is the default cap on a server's open connections: far
+// below the file limit a Linux process gets (Go raises the soft limit to the
+// hard one, often 2^20, but 1024 is common too), so the database pool,
+// peers and logs keep their descriptors, and low enough that the buffers
+// and goroutines of that many idle connections stay well under 256 MB.
+func DefaultMaxConns() int {
+	const want = 4096
+	if lim := fileLimit(); lim > 0 && lim < 2*want {
+		// Half of a small limit, and never below a workable minimum.
+		return max(64, int(lim/2))
+	}
+	return want
 }
 
 // DefaultServerConfig returns timeouts that suit a JSON API: slow clients
@@ -33,10 +51,13 @@ func DefaultServerConfig(addr string) ServerConfig {
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      15 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ShutdownTimeout:   15 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		HandlerTimeout:    10 * time.Second,
+		// Idle keep-alive connections cost a descriptor and memory each;
+		// half a minute is long enough for a client between requests.
+		IdleTimeout:     30 * time.Second,
+		ShutdownTimeout: 15 * time.Second,
+		MaxHeaderBytes:  64 << 10,
+		HandlerTimeout:  10 * time.Second,
+		MaxConns:        DefaultMaxConns(),
 	}
 }
 
@@ -63,7 +84,15 @@ func Serve(ctx context.Context, log *slog.Logger, c ServerConfig, h http.Handler
 		BaseContext:       func(net.Listener) context.Context { return WithLogger(context.WithoutCancel(ctx), log) },
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("listening", "addr", ln.Addr().String())
+	if c.MaxConns > 0 {
+		// A client sends its first request as soon as it has connected;
+		// one that has not after half a second may be closed at the cap,
+		// so silent connections cannot keep a newcomer waiting long.
+		lim := newConnLimiter(ln, c.MaxConns, staleAfter)
+		srv.ConnState = lim.track
+		ln = lim
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "max_conns", c.MaxConns)
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
@@ -85,6 +114,10 @@ func Serve(ctx context.Context, log *slog.Logger, c ServerConfig, h http.Handler
 	}
 	return nil
 }
+
+// staleAfter is how long a connection may stay silent before, at the
+// connection cap, it may be closed to admit another.
+const staleAfter = 500 * time.Millisecond
 
 // withDeadline gives every request's context a deadline d away. A handler
 // waiting on something that never answers then fails with a deadline error,

@@ -202,3 +202,21 @@ func PlanText(t testing.TB, rows pgx.Rows, err error) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// Rows returns every row of the named tables as text, in a stable order:
+// comparing two calls shows whether anything was written in between.
+// tables are the test's own constants, never input.
+func Rows(t testing.TB, pool *pgxpool.Pool, tables ...string) string {
+	t.Helper()
+	var b strings.Builder
+	for _, tbl := range tables {
+		var s string
+		schema, name, _ := strings.Cut(tbl, ".")
+		q := `SELECT coalesce(string_agg(x::text, E'\n' ORDER BY x::text), '') FROM ` + pgx.Identifier{schema, name}.Sanitize() + ` x`
+		if err := pool.QueryRow(context.Background(), q).Scan(&s); err != nil {
+			t.Fatalf("read %s: %v", tbl, err)
+		}
+		fmt.Fprintf(&b, "%s:\n%s\n", tbl, s)
+	}
+	return b.String()
+}

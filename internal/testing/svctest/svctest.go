@@ -8,10 +8,13 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/seckill/seckill/internal/platform/app"
 )
@@ -28,12 +31,35 @@ type Service struct {
 	err    error
 }
 
-// Start runs run with env (HTTP_ADDR defaults to 127.0.0.1:0 and ACCESS_LOG
-// to false) and waits until it serves /healthz. The service is stopped
-// when t ends.
+// The credentials every service Start runs checks and sends, unless env
+// says otherwise. Do sends AdminToken; DoAs sends any.
+const (
+	AdminToken   = "svctest-admin-token-0123456789abcdef"
+	ServiceToken = "svctest-service-token-0123456789abcdef"
+	// UserSecret is a USER_JWT_SECRET for tests of buyers with JWTs;
+	// Start does not set it.
+	UserSecret = "svctest-user-jwt-secret-0123456789abcdef"
+)
+
+// BuyerToken returns an HS256 JWT for user signed with secret, expiring
+// after ttl (a negative ttl makes an expired one).
+func BuyerToken(t testing.TB, secret string, user int64, ttl time.Duration) string {
+	t.Helper()
+	claims := jwt.RegisteredClaims{Subject: strconv.FormatInt(user, 10), ExpiresAt: jwt.NewNumericDate(time.Now().Add(ttl))}
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// Start runs run with env (HTTP_ADDR defaults to 127.0.0.1:0, ACCESS_LOG
+// to false, ADMIN_TOKEN and SERVICE_TOKEN to the constants above) and waits
+// until it serves /healthz. The service is stopped when t ends.
 func Start(t testing.TB, run RunFunc, env map[string]string) *Service {
 	t.Helper()
-	vars := map[string]string{"HTTP_ADDR": "127.0.0.1:0", "ACCESS_LOG": "false", "LOG_LEVEL": "warn", "JAEGER_DISABLED": "true"}
+	vars := map[string]string{"HTTP_ADDR": "127.0.0.1:0", "ACCESS_LOG": "false", "LOG_LEVEL": "warn", "JAEGER_DISABLED": "true",
+		"ADMIN_TOKEN": AdminToken, "SERVICE_TOKEN": ServiceToken}
 	for k, v := range env {
 		vars[k] = v
 	}
@@ -113,8 +139,25 @@ func (r Response) Data() map[string]any {
 }
 
 // Do sends body (a string is sent as is, anything else as JSON; nil sends
-// nothing) and decodes the JSON answer.
+// nothing) as an administrator and decodes the JSON answer.
 func Do(t testing.TB, method, url string, body any) Response {
+	t.Helper()
+	return DoAs(t, AdminToken, method, url, body)
+}
+
+// DoAs is Do with token as the bearer credential; "" sends none (a buyer
+// in open buyer mode, or an anonymous caller).
+func DoAs(t testing.TB, token, method, url string, body any) Response {
+	t.Helper()
+	auth := ""
+	if token != "" {
+		auth = "Bearer " + token
+	}
+	return doAuth(t, auth, method, url, body)
+}
+
+// doAuth sends auth ("" for none) as the Authorization header.
+func doAuth(t testing.TB, auth, method, url string, body any) Response {
 	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -136,6 +179,9 @@ func Do(t testing.TB, method, url string, body any) Response {
 	}
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -170,5 +216,54 @@ func CheckError(t testing.TB, r Response, status int) {
 	}
 	if Int(r.Body["status_code"]) != int64(status) || Int(r.Body["code"]) == 0 || r.Body["message"] == "" || r.Body["error"] == "" {
 		t.Fatalf("not an error envelope for %d: %s", status, r.Raw)
+	}
+}
+
+// CheckDenied asserts that r refuses a caller in the error envelope: 401
+// with a WWW-Authenticate: Bearer challenge, or 403.
+func CheckDenied(t testing.TB, r Response, status int) {
+	t.Helper()
+	CheckError(t, r, status)
+	if h := r.Header.Get("WWW-Authenticate"); status == http.StatusUnauthorized && !strings.HasPrefix(h, "Bearer") {
+		t.Fatalf("401 without a Bearer challenge (WWW-Authenticate %q): %s", h, r.Raw)
+	}
+}
+
+// Guarded is a route only one kind of caller may use, with a request that
+// succeeds when that caller sends it.
+type Guarded struct {
+	Method, URL string
+	Body        any
+	Token       string   // the credential that may call it
+	Others      []string // valid credentials of other kinds: refused with 403
+}
+
+// CheckGuarded sends each route with no credential, a forged one, one in
+// another scheme (each must be 401) and every credential in Others (403),
+// and checks after each that state() is unchanged; then it sends the
+// route with its own credential, which must succeed. Routes run in order,
+// so a later one may rely on an earlier one's success.
+func CheckGuarded(t *testing.T, routes []Guarded, state func() string) {
+	t.Helper()
+	for _, g := range routes {
+		t.Run(g.Method+" "+g.URL, func(t *testing.T) {
+			before := state()
+			for _, c := range []struct {
+				auth   string
+				status int
+			}{{"", 401}, {"Bearer forged-" + g.Token, 401}, {"Bearer " + g.Token + "x", 401}, {"Basic " + g.Token, 401}} {
+				r := doAuth(t, c.auth, g.Method, g.URL, g.Body)
+				CheckDenied(t, r, c.status)
+			}
+			for _, other := range g.Others {
+				CheckDenied(t, DoAs(t, other, g.Method, g.URL, g.Body), http.StatusForbidden)
+			}
+			if after := state(); after != before {
+				t.Fatalf("a refused request changed the state:\nbefore %s\nafter  %s", before, after)
+			}
+			if r := DoAs(t, g.Token, g.Method, g.URL, g.Body); r.Status >= 300 {
+				t.Fatalf("with the right credential: %d %s", r.Status, r.Raw)
+			}
+		})
 	}
 }
