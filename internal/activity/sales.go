@@ -53,6 +53,12 @@ const winnersAmong = `SELECT u.id, w.order_id FROM unnest($2::bigint[]) AS u(id)
 // all instances; the winners read after the lock therefore sees every win
 // committed before, and the conditional update is the last word on stock.
 //
+// The sale window is the database's too: read after the lock, so an edit
+// of start_time or end_time committed on any instance is seen, and compared
+// with the database's clock at that moment, so every instance agrees on
+// when the sale is open. Claims outside [start_time, end_time) are answered
+// not_started or ended, and nothing is written.
+//
 // The transaction takes two round trips, not the four of Begin, two batches
 // and Commit: the opening batch carries BEGIN, the closing one COMMIT. Under
 // a sale every round trip waits for a busy CPU on each side, and winners
@@ -85,13 +91,35 @@ func (s *Sales) Commit(ctx context.Context, id int64, claims []seckill.Claim) (o
 	b := &pgx.Batch{}
 	b.Queue(`BEGIN`)
 	b.Queue(`SELECT remaining FROM activity.activities WHERE id = $1 FOR UPDATE`, id)
+	// A statement of its own, run once the lock is held: clock_timestamp()
+	// is the time it runs, after any edit that committed before the lock.
+	b.Queue(`SELECT clock_timestamp() < start_time, clock_timestamp() >= end_time FROM activity.activities WHERE id = $1`, id)
 	b.Queue(winnersAmong, id, users)
-	existing, err := readLockedState(conn.SendBatch(ctx, b), id, &remaining)
+	var w window
+	existing, err := readLockedState(conn.SendBatch(ctx, b), id, &remaining, &w)
 	if err != nil {
 		return nil, 0, err
 	}
 
 	outs = make([]seckill.Outcome, len(claims))
+	if w.notStarted || w.ended {
+		closed := seckill.Ended
+		if w.notStarted {
+			closed = seckill.NotStarted
+		}
+		for i, c := range claims {
+			if o, ok := existing[c.UserID]; ok {
+				outs[i] = seckill.Outcome{Status: seckill.AlreadyWon, OrderID: o}
+			} else {
+				outs[i] = seckill.Outcome{Status: closed}
+			}
+		}
+		// Nothing was written: the answers stand whatever ending the
+		// transaction does (the deferred clean-up closes a connection
+		// that cannot).
+		_, _ = conn.Exec(ctx, `ROLLBACK`)
+		return outs, remaining, nil
+	}
 	winUsers := make([]int64, 0, min(int64(len(claims)), remaining))
 	winOrders := make([]uuid.UUID, 0, cap(winUsers))
 	for i, c := range claims {
@@ -150,10 +178,13 @@ func (s *Sales) Commit(ctx context.Context, id int64, claims []seckill.Claim) (o
 	return outs, remaining - n, nil
 }
 
+// window is where the database's clock stands in an activity's sale window.
+type window struct{ notStarted, ended bool }
+
 // readLockedState reads the results of Commit's opening batch: the
-// activity's remaining stock into *remaining and the batch's users who
-// already won.
-func readLockedState(br pgx.BatchResults, id int64, remaining *int64) (existing map[int64]uuid.UUID, err error) {
+// activity's remaining stock into *remaining, its window into *w, and the
+// batch's users who already won.
+func readLockedState(br pgx.BatchResults, id int64, remaining *int64, w *window) (existing map[int64]uuid.UUID, err error) {
 	defer func() {
 		if cerr := br.Close(); err == nil && cerr != nil {
 			err = db.Map(cerr, "winners")
@@ -163,6 +194,9 @@ func readLockedState(br pgx.BatchResults, id int64, remaining *int64) (existing 
 		return nil, db.Map(fmt.Errorf("begin: %w", err), "transaction")
 	}
 	if err := br.QueryRow().Scan(remaining); err != nil {
+		return nil, db.Map(err, fmt.Sprintf("activity %d", id))
+	}
+	if err := br.QueryRow().Scan(&w.notStarted, &w.ended); err != nil {
 		return nil, db.Map(err, fmt.Sprintf("activity %d", id))
 	}
 	rows, err := br.Query()

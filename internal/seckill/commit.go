@@ -59,6 +59,17 @@ func (g *gate) commit(ctx context.Context, batch []*claim) {
 		claims[i] = c.Claim
 	}
 	outs, remaining, err := g.store.Commit(ctx, g.id, claims)
+	if errs.Is(err, errs.NotFound) {
+		// The activity is gone (deleted on another instance): every claim
+		// is answered 404, and the gate is dropped so that the next request
+		// asks the database again instead of queueing behind a dead gate.
+		for _, c := range batch {
+			c.err = err
+		}
+		g.forget()
+		g.settle(batch, -1, nil)
+		return
+	}
 	if err != nil && len(batch) > 1 {
 		// One bad claim must not fail the others: decide each alone.
 		g.opt.Log.Warn("group commit failed; retrying its claims one by one", "activity_id", g.id, "claims", len(batch), "err", err)
@@ -71,12 +82,21 @@ func (g *gate) commit(ctx context.Context, batch []*claim) {
 		g.fail(ctx, batch[0], err)
 		return
 	}
-	wins := 0
+	wins, closed := 0, false
 	for i, c := range batch {
 		c.out = outs[i]
-		if c.out.Status == Won {
+		switch c.out.Status {
+		case Won:
 			wins++
+		case NotStarted, Ended:
+			closed = true
 		}
+	}
+	if closed {
+		// The database's window differs from this gate's copy (another
+		// instance moved it): rebuild the gate from the database, so the
+		// next requests are answered from the window as it is.
+		g.forget()
 	}
 	var final map[int64]uuid.UUID
 	if remaining == 0 {

@@ -75,11 +75,13 @@ type Store interface {
 	// code errs.NotFound when the activity does not exist.
 	Snapshot(ctx context.Context, activityID int64) (Snapshot, error)
 	// Commit decides claims in one transaction: a user already among the
-	// winners gets AlreadyWon with the stored order id; the others, in
-	// order, win while stock remains and get SoldOut after. It returns one
-	// Outcome per claim and the stock remaining after the commit. When it
-	// returns an error nothing was committed, or the commit's fate is
-	// unknown: Resolve tells which.
+	// winners gets AlreadyWon with the stored order id; outside the sale
+	// window by the store's clock the others get NotStarted or Ended;
+	// inside it they win, in order, while stock remains and get SoldOut
+	// after. It returns one Outcome per claim and the stock remaining after
+	// the commit. An error with code errs.NotFound means the activity is
+	// gone and nothing was committed; after any other error nothing was
+	// committed, or the commit's fate is unknown: Resolve tells which.
 	Commit(ctx context.Context, activityID int64, claims []Claim) ([]Outcome, int64, error)
 	// Resolve reads which of users are winners, with their order ids.
 	Resolve(ctx context.Context, activityID int64, users []int64) (map[int64]uuid.UUID, error)
