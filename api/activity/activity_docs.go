@@ -71,6 +71,11 @@ const docTemplateactivity = `{
                 }
             },
             "post": {
+                "security": [
+                    {
+                        "Bearer": []
+                    }
+                ],
                 "description": "Checks the product with the product service and reserves stock units of its inventory there.",
                 "consumes": [
                     "application/json"
@@ -118,8 +123,32 @@ const docTemplateactivity = `{
                             "$ref": "#/definitions/httpx.ErrorEnvelope"
                         }
                     },
+                    "401": {
+                        "description": "no valid credential: send the admin token; the answer carries WWW-Authenticate: Bearer",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "Bearer realm=seckill"
+                            }
+                        }
+                    },
+                    "403": {
+                        "description": "a valid credential that is not the admin token",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        }
+                    },
                     "409": {
                         "description": "not enough inventory",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        }
+                    },
+                    "415": {
+                        "description": "a body declared as anything but application/json",
                         "schema": {
                             "$ref": "#/definitions/httpx.ErrorEnvelope"
                         }
@@ -186,6 +215,11 @@ const docTemplateactivity = `{
                 }
             },
             "put": {
+                "security": [
+                    {
+                        "Bearer": []
+                    }
+                ],
                 "description": "Changes the fields present in the body. Once the sale has started, stock, product and start time are frozen (409).",
                 "consumes": [
                     "application/json"
@@ -240,6 +274,24 @@ const docTemplateactivity = `{
                             "$ref": "#/definitions/httpx.ErrorEnvelope"
                         }
                     },
+                    "401": {
+                        "description": "no valid credential: send the admin token; the answer carries WWW-Authenticate: Bearer",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "Bearer realm=seckill"
+                            }
+                        }
+                    },
+                    "403": {
+                        "description": "a valid credential that is not the admin token",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        }
+                    },
                     "404": {
                         "description": "Not Found",
                         "schema": {
@@ -251,10 +303,21 @@ const docTemplateactivity = `{
                         "schema": {
                             "$ref": "#/definitions/httpx.ErrorEnvelope"
                         }
+                    },
+                    "415": {
+                        "description": "a body declared as anything but application/json",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        }
                     }
                 }
             },
             "delete": {
+                "security": [
+                    {
+                        "Bearer": []
+                    }
+                ],
                 "description": "Refused once anything was sold; releases the activity's reservation.",
                 "produces": [
                     "application/json"
@@ -297,6 +360,24 @@ const docTemplateactivity = `{
                             "$ref": "#/definitions/httpx.ErrorEnvelope"
                         }
                     },
+                    "401": {
+                        "description": "no valid credential: send the admin token; the answer carries WWW-Authenticate: Bearer",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "Bearer realm=seckill"
+                            }
+                        }
+                    },
+                    "403": {
+                        "description": "a valid credential that is not the admin token",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        }
+                    },
                     "404": {
                         "description": "Not Found",
                         "schema": {
@@ -314,6 +395,11 @@ const docTemplateactivity = `{
         },
         "/activities/{id}/seckill": {
             "post": {
+                "security": [
+                    {
+                        "Bearer": []
+                    }
+                ],
                 "description": "Answers whether the user got the item. A win is answered only after it is committed. A user's repeat request answers already_won with the same order_id; requests after the stock is gone answer sold_out from memory.",
                 "consumes": [
                     "application/json"
@@ -368,8 +454,32 @@ const docTemplateactivity = `{
                             "$ref": "#/definitions/httpx.ErrorEnvelope"
                         }
                     },
+                    "401": {
+                        "description": "with USER_JWT_SECRET set: no valid buyer token; the answer carries WWW-Authenticate: Bearer",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "Bearer realm=seckill"
+                            }
+                        }
+                    },
+                    "403": {
+                        "description": "another user's token, or a credential that is not a buyer's",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        }
+                    },
                     "404": {
                         "description": "unknown activity",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        }
+                    },
+                    "415": {
+                        "description": "a body declared as anything but application/json",
                         "schema": {
                             "$ref": "#/definitions/httpx.ErrorEnvelope"
                         }
@@ -391,6 +501,11 @@ const docTemplateactivity = `{
         },
         "/activities/{id}/seckill/{user_id}": {
             "get": {
+                "security": [
+                    {
+                        "Bearer": []
+                    }
+                ],
                 "description": "Read from the database, so it answers the same after any restart.",
                 "produces": [
                     "application/json"
@@ -436,6 +551,24 @@ const docTemplateactivity = `{
                     },
                     "400": {
                         "description": "Bad Request",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        }
+                    },
+                    "401": {
+                        "description": "with USER_JWT_SECRET set: no valid buyer token (or admin token); the answer carries WWW-Authenticate: Bearer",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "Bearer realm=seckill"
+                            }
+                        }
+                    },
+                    "403": {
+                        "description": "another user's token, or a service token",
                         "schema": {
                             "$ref": "#/definitions/httpx.ErrorEnvelope"
                         }
@@ -848,6 +981,14 @@ const docTemplateactivity = `{
                     "example": 42
                 }
             }
+        }
+    },
+    "securityDefinitions": {
+        "Bearer": {
+            "description": "\"Bearer \u003ctoken\u003e\": ADMIN_TOKEN for administrators, SERVICE_TOKEN for services, and with USER_JWT_SECRET set a buyer's HS256 JWT whose sub is the user id.",
+            "type": "apiKey",
+            "name": "Authorization",
+            "in": "header"
         }
     }
 }`

@@ -72,6 +72,11 @@ const docTemplateorder = `{
         },
         "/orders": {
             "get": {
+                "security": [
+                    {
+                        "Bearer": []
+                    }
+                ],
                 "produces": [
                     "application/json"
                 ],
@@ -134,10 +139,33 @@ const docTemplateorder = `{
                         "schema": {
                             "$ref": "#/definitions/httpx.ErrorEnvelope"
                         }
+                    },
+                    "401": {
+                        "description": "no valid buyer token with USER_JWT_SECRET set; or, reading every user's orders, no admin token; the answer carries WWW-Authenticate: Bearer",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "Bearer realm=seckill"
+                            }
+                        }
+                    },
+                    "403": {
+                        "description": "another user's orders, or a service token",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        }
                     }
                 }
             },
             "post": {
+                "security": [
+                    {
+                        "Bearer": []
+                    }
+                ],
                 "description": "Idempotent on id: repeating the request returns the recorded order (200). Another order for the same user and activity, or the same id with other content, is a conflict.",
                 "consumes": [
                     "application/json"
@@ -203,8 +231,32 @@ const docTemplateorder = `{
                             "$ref": "#/definitions/httpx.ErrorEnvelope"
                         }
                     },
+                    "401": {
+                        "description": "no valid credential: send the service token; the answer carries WWW-Authenticate: Bearer",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "Bearer realm=seckill"
+                            }
+                        }
+                    },
+                    "403": {
+                        "description": "a valid credential that is not the service token (an administrator cannot do this either)",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        }
+                    },
                     "409": {
                         "description": "Conflict",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        }
+                    },
+                    "415": {
+                        "description": "a body declared as anything but application/json",
                         "schema": {
                             "$ref": "#/definitions/httpx.ErrorEnvelope"
                         }
@@ -214,6 +266,11 @@ const docTemplateorder = `{
         },
         "/orders/batch": {
             "post": {
+                "security": [
+                    {
+                        "Bearer": []
+                    }
+                ],
                 "description": "Written in one transaction. Each order is reported as created, existing (the same order was recorded before) or conflict (it contradicts a recorded order); a conflict does not fail the others. An invalid order fails the whole batch with 400 and nothing is written.",
                 "consumes": [
                     "application/json"
@@ -261,8 +318,32 @@ const docTemplateorder = `{
                             "$ref": "#/definitions/httpx.ErrorEnvelope"
                         }
                     },
+                    "401": {
+                        "description": "no valid credential: send the service token; the answer carries WWW-Authenticate: Bearer",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "Bearer realm=seckill"
+                            }
+                        }
+                    },
+                    "403": {
+                        "description": "a valid credential that is not the service token (an administrator cannot do this either)",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        }
+                    },
                     "413": {
                         "description": "Request Entity Too Large",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        }
+                    },
+                    "415": {
+                        "description": "a body declared as anything but application/json",
                         "schema": {
                             "$ref": "#/definitions/httpx.ErrorEnvelope"
                         }
@@ -272,6 +353,11 @@ const docTemplateorder = `{
         },
         "/orders/{id}": {
             "get": {
+                "security": [
+                    {
+                        "Bearer": []
+                    }
+                ],
                 "produces": [
                     "application/json"
                 ],
@@ -313,6 +399,24 @@ const docTemplateorder = `{
                             "$ref": "#/definitions/httpx.ErrorEnvelope"
                         }
                     },
+                    "401": {
+                        "description": "with USER_JWT_SECRET set: no valid buyer token (or admin token); the answer carries WWW-Authenticate: Bearer",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "Bearer realm=seckill"
+                            }
+                        }
+                    },
+                    "403": {
+                        "description": "another user's token, or a service token",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        }
+                    },
                     "404": {
                         "description": "Not Found",
                         "schema": {
@@ -322,6 +426,11 @@ const docTemplateorder = `{
                 }
             },
             "delete": {
+                "security": [
+                    {
+                        "Bearer": []
+                    }
+                ],
                 "produces": [
                     "application/json"
                 ],
@@ -363,6 +472,24 @@ const docTemplateorder = `{
                             "$ref": "#/definitions/httpx.ErrorEnvelope"
                         }
                     },
+                    "401": {
+                        "description": "with USER_JWT_SECRET set: no valid buyer token; the answer carries WWW-Authenticate: Bearer",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "Bearer realm=seckill"
+                            }
+                        }
+                    },
+                    "403": {
+                        "description": "another user's token, or a credential that is not a buyer's",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        }
+                    },
                     "404": {
                         "description": "Not Found",
                         "schema": {
@@ -380,6 +507,11 @@ const docTemplateorder = `{
         },
         "/orders/{id}/pay": {
             "post": {
+                "security": [
+                    {
+                        "Bearer": []
+                    }
+                ],
                 "description": "Paying a paid order again answers the same; a cancelled order cannot be paid.",
                 "produces": [
                     "application/json"
@@ -418,6 +550,24 @@ const docTemplateorder = `{
                     },
                     "400": {
                         "description": "Bad Request",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        }
+                    },
+                    "401": {
+                        "description": "with USER_JWT_SECRET set: no valid buyer token; the answer carries WWW-Authenticate: Bearer",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "Bearer realm=seckill"
+                            }
+                        }
+                    },
+                    "403": {
+                        "description": "another user's token, or a credential that is not a buyer's",
                         "schema": {
                             "$ref": "#/definitions/httpx.ErrorEnvelope"
                         }
@@ -663,6 +813,14 @@ const docTemplateorder = `{
                     "example": 10001
                 }
             }
+        }
+    },
+    "securityDefinitions": {
+        "Bearer": {
+            "description": "\"Bearer \u003ctoken\u003e\": ADMIN_TOKEN for administrators, SERVICE_TOKEN for services, and with USER_JWT_SECRET set a buyer's HS256 JWT whose sub is the user id.",
+            "type": "apiKey",
+            "name": "Authorization",
+            "in": "header"
         }
     }
 }`

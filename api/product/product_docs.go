@@ -126,6 +126,11 @@ const docTemplateproduct = `{
                 }
             },
             "post": {
+                "security": [
+                    {
+                        "Bearer": []
+                    }
+                ],
                 "consumes": [
                     "application/json"
                 ],
@@ -172,6 +177,24 @@ const docTemplateproduct = `{
                             "$ref": "#/definitions/httpx.ErrorEnvelope"
                         }
                     },
+                    "401": {
+                        "description": "no valid credential: send the admin token; the answer carries WWW-Authenticate: Bearer",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "Bearer realm=seckill"
+                            }
+                        }
+                    },
+                    "403": {
+                        "description": "a valid credential that is not the admin token",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        }
+                    },
                     "409": {
                         "description": "a product with that name exists",
                         "schema": {
@@ -180,6 +203,12 @@ const docTemplateproduct = `{
                     },
                     "413": {
                         "description": "body too large",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        }
+                    },
+                    "415": {
+                        "description": "a body declared as anything but application/json",
                         "schema": {
                             "$ref": "#/definitions/httpx.ErrorEnvelope"
                         }
@@ -239,6 +268,11 @@ const docTemplateproduct = `{
                 }
             },
             "put": {
+                "security": [
+                    {
+                        "Bearer": []
+                    }
+                ],
                 "description": "Changes the fields present in the body; absent fields keep their values.",
                 "consumes": [
                     "application/json"
@@ -293,6 +327,24 @@ const docTemplateproduct = `{
                             "$ref": "#/definitions/httpx.ErrorEnvelope"
                         }
                     },
+                    "401": {
+                        "description": "no valid credential: send the admin token; the answer carries WWW-Authenticate: Bearer",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "Bearer realm=seckill"
+                            }
+                        }
+                    },
+                    "403": {
+                        "description": "a valid credential that is not the admin token",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        }
+                    },
                     "404": {
                         "description": "Not Found",
                         "schema": {
@@ -304,10 +356,21 @@ const docTemplateproduct = `{
                         "schema": {
                             "$ref": "#/definitions/httpx.ErrorEnvelope"
                         }
+                    },
+                    "415": {
+                        "description": "a body declared as anything but application/json",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        }
                     }
                 }
             },
             "delete": {
+                "security": [
+                    {
+                        "Bearer": []
+                    }
+                ],
                 "produces": [
                     "application/json"
                 ],
@@ -349,6 +412,24 @@ const docTemplateproduct = `{
                             "$ref": "#/definitions/httpx.ErrorEnvelope"
                         }
                     },
+                    "401": {
+                        "description": "no valid credential: send the admin token; the answer carries WWW-Authenticate: Bearer",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "Bearer realm=seckill"
+                            }
+                        }
+                    },
+                    "403": {
+                        "description": "a valid credential that is not the admin token",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        }
+                    },
                     "404": {
                         "description": "Not Found",
                         "schema": {
@@ -366,6 +447,11 @@ const docTemplateproduct = `{
         },
         "/products/{id}/reservations": {
             "post": {
+                "security": [
+                    {
+                        "Bearer": []
+                    }
+                ],
                 "description": "Moves quantity units from inventory to reserved. Repeating the call for the same activity is idempotent; another quantity moves only the difference.",
                 "consumes": [
                     "application/json"
@@ -438,6 +524,24 @@ const docTemplateproduct = `{
                             "$ref": "#/definitions/httpx.ErrorEnvelope"
                         }
                     },
+                    "401": {
+                        "description": "no valid credential: send the service token; the answer carries WWW-Authenticate: Bearer",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "Bearer realm=seckill"
+                            }
+                        }
+                    },
+                    "403": {
+                        "description": "a valid credential that is not the service token (an administrator cannot do this either)",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        }
+                    },
                     "404": {
                         "description": "Not Found",
                         "schema": {
@@ -449,12 +553,23 @@ const docTemplateproduct = `{
                         "schema": {
                             "$ref": "#/definitions/httpx.ErrorEnvelope"
                         }
+                    },
+                    "415": {
+                        "description": "a body declared as anything but application/json",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        }
                     }
                 }
             }
         },
         "/products/{id}/reservations/{activity_id}": {
             "delete": {
+                "security": [
+                    {
+                        "Bearer": []
+                    }
+                ],
                 "produces": [
                     "application/json"
                 ],
@@ -499,6 +614,24 @@ const docTemplateproduct = `{
                     },
                     "400": {
                         "description": "Bad Request",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        }
+                    },
+                    "401": {
+                        "description": "no valid credential: send the service token; the answer carries WWW-Authenticate: Bearer",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "Bearer realm=seckill"
+                            }
+                        }
+                    },
+                    "403": {
+                        "description": "a valid credential that is not the service token (an administrator cannot do this either)",
                         "schema": {
                             "$ref": "#/definitions/httpx.ErrorEnvelope"
                         }
@@ -729,6 +862,14 @@ const docTemplateproduct = `{
                     "example": 12.5
                 }
             }
+        }
+    },
+    "securityDefinitions": {
+        "Bearer": {
+            "description": "\"Bearer \u003ctoken\u003e\": ADMIN_TOKEN for administrators, SERVICE_TOKEN for services, and with USER_JWT_SECRET set a buyer's HS256 JWT whose sub is the user id.",
+            "type": "apiKey",
+            "name": "Authorization",
+            "in": "header"
         }
     }
 }`

@@ -20,6 +20,11 @@ import (
 //	@Failure		400			{object}	httpx.ErrorEnvelope	"invalid input or unknown product"
 //	@Failure		409			{object}	httpx.ErrorEnvelope	"not enough inventory"
 //	@Failure		503			{object}	httpx.ErrorEnvelope	"product service unavailable"
+//	@Security		Bearer
+//	@Failure		401	{object}	httpx.ErrorEnvelope	"no valid credential: send the admin token; the answer carries WWW-Authenticate: Bearer"
+//	@Header			401	{string}	WWW-Authenticate	"Bearer realm=seckill"
+//	@Failure		403	{object}	httpx.ErrorEnvelope	"a valid credential that is not the admin token"
+//	@Failure		415	{object}	httpx.ErrorEnvelope	"a body declared as anything but application/json"
 //	@Router			/activities [post]
 func handleCreateActivity(cat *Catalog) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -108,6 +113,11 @@ func handleGetActivity(s *Store, products productClient) http.HandlerFunc {
 //	@Failure		400			{object}	httpx.ErrorEnvelope
 //	@Failure		404			{object}	httpx.ErrorEnvelope
 //	@Failure		409			{object}	httpx.ErrorEnvelope	"frozen field or not enough inventory"
+//	@Security		Bearer
+//	@Failure		401	{object}	httpx.ErrorEnvelope	"no valid credential: send the admin token; the answer carries WWW-Authenticate: Bearer"
+//	@Header			401	{string}	WWW-Authenticate	"Bearer realm=seckill"
+//	@Failure		403	{object}	httpx.ErrorEnvelope	"a valid credential that is not the admin token"
+//	@Failure		415	{object}	httpx.ErrorEnvelope	"a body declared as anything but application/json"
 //	@Router			/activities/{id} [put]
 func handleUpdateActivity(cat *Catalog) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -141,6 +151,10 @@ func handleUpdateActivity(cat *Catalog) http.HandlerFunc {
 //	@Failure		400	{object}	httpx.ErrorEnvelope
 //	@Failure		404	{object}	httpx.ErrorEnvelope
 //	@Failure		409	{object}	httpx.ErrorEnvelope	"something was sold"
+//	@Security		Bearer
+//	@Failure		401	{object}	httpx.ErrorEnvelope	"no valid credential: send the admin token; the answer carries WWW-Authenticate: Bearer"
+//	@Header			401	{string}	WWW-Authenticate	"Bearer realm=seckill"
+//	@Failure		403	{object}	httpx.ErrorEnvelope	"a valid credential that is not the admin token"
 //	@Router			/activities/{id} [delete]
 func handleDeleteActivity(cat *Catalog) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -168,6 +182,10 @@ func handleDeleteActivity(cat *Catalog) http.HandlerFunc {
 //	@Success		200		{object}	httpx.Envelope{data=Outcome}
 //	@Failure		400		{object}	httpx.ErrorEnvelope
 //	@Failure		404		{object}	httpx.ErrorEnvelope	"unknown activity"
+//	@Security		Bearer
+//	@Failure		401	{object}	httpx.ErrorEnvelope	"with USER_JWT_SECRET set: no valid buyer token (or admin token); the answer carries WWW-Authenticate: Bearer"
+//	@Header			401	{string}	WWW-Authenticate	"Bearer realm=seckill"
+//	@Failure		403	{object}	httpx.ErrorEnvelope	"another user's token, or a service token"
 //	@Router			/activities/{id}/seckill/{user_id} [get]
 func handleOutcome(s *Sales, a *auth.Authenticator) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {

@@ -1,10 +1,15 @@
 // Package activity is the activity service: sale activities and the seckill
 // endpoint, with the relay that turns every committed win into an order.
 //
-//	@title			seckill activity service
-//	@version		1.0
-//	@description	Flash-sale activities and the purchase endpoint. The database decides every win; memory only answers the requests it can prove.
-//	@BasePath		/
+//	@title						seckill activity service
+//	@version					1.0
+//	@description				Flash-sale activities and the purchase endpoint. The database decides every win; memory only answers the requests it can prove.
+//	@BasePath					/
+//
+//	@securityDefinitions.apikey	Bearer
+//	@in							header
+//	@name						Authorization
+//	@description				"Bearer <token>": ADMIN_TOKEN for administrators, SERVICE_TOKEN for services, and with USER_JWT_SECRET set a buyer's HS256 JWT whose sub is the user id.
 package activity
 
 import (

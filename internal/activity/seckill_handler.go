@@ -39,6 +39,11 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }
 //	@Failure		404		{object}	httpx.ErrorEnvelope	"unknown activity"
 //	@Failure		429		{object}	httpx.ErrorEnvelope	"rate limited"
 //	@Failure		503		{object}	httpx.ErrorEnvelope	"database unavailable; the outcome is not known yet, retry"
+//	@Security		Bearer
+//	@Failure		401	{object}	httpx.ErrorEnvelope	"with USER_JWT_SECRET set: no valid buyer token; the answer carries WWW-Authenticate: Bearer"
+//	@Header			401	{string}	WWW-Authenticate	"Bearer realm=seckill"
+//	@Failure		403	{object}	httpx.ErrorEnvelope	"another user's token, or a credential that is not a buyer's"
+//	@Failure		415	{object}	httpx.ErrorEnvelope	"a body declared as anything but application/json"
 //	@Router			/activities/{id}/seckill [post]
 func handleSeckill(e *seckill.Engine, lim limits, observe func(seckill.Status), a *auth.Authenticator) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {

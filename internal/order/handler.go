@@ -22,6 +22,11 @@ import (
 //	@Success		200		{object}	httpx.Envelope{data=Order}	"already recorded"
 //	@Failure		400		{object}	httpx.ErrorEnvelope
 //	@Failure		409		{object}	httpx.ErrorEnvelope
+//	@Security		Bearer
+//	@Failure		401	{object}	httpx.ErrorEnvelope	"no valid credential: send the service token; the answer carries WWW-Authenticate: Bearer"
+//	@Header			401	{string}	WWW-Authenticate	"Bearer realm=seckill"
+//	@Failure		403	{object}	httpx.ErrorEnvelope	"a valid credential that is not the service token (an administrator cannot do this either)"
+//	@Failure		415	{object}	httpx.ErrorEnvelope	"a body declared as anything but application/json"
 //	@Router			/orders [post]
 func handleCreateOrder(s *Store) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -54,6 +59,11 @@ func handleCreateOrder(s *Store) http.HandlerFunc {
 //	@Success		200		{object}	httpx.Envelope{data=BatchResult}
 //	@Failure		400		{object}	httpx.ErrorEnvelope
 //	@Failure		413		{object}	httpx.ErrorEnvelope
+//	@Security		Bearer
+//	@Failure		401	{object}	httpx.ErrorEnvelope	"no valid credential: send the service token; the answer carries WWW-Authenticate: Bearer"
+//	@Header			401	{string}	WWW-Authenticate	"Bearer realm=seckill"
+//	@Failure		403	{object}	httpx.ErrorEnvelope	"a valid credential that is not the service token (an administrator cannot do this either)"
+//	@Failure		415	{object}	httpx.ErrorEnvelope	"a body declared as anything but application/json"
 //	@Router			/orders/batch [post]
 func handleCreateBatch(s *Store) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -82,6 +92,10 @@ func handleCreateBatch(s *Store) http.HandlerFunc {
 //	@Param		offset		query		int	false	"rows to skip"		default(0)
 //	@Success	200			{object}	httpx.Envelope{data=[]Order}
 //	@Failure	400			{object}	httpx.ErrorEnvelope
+//	@Security	Bearer
+//	@Failure	401	{object}	httpx.ErrorEnvelope	"no valid buyer token with USER_JWT_SECRET set; or, reading every user's orders, no admin token; the answer carries WWW-Authenticate: Bearer"
+//	@Header		401	{string}	WWW-Authenticate	"Bearer realm=seckill"
+//	@Failure	403	{object}	httpx.ErrorEnvelope	"another user's orders, or a service token"
 //	@Router		/orders [get]
 func handleListOrders(s *Store, a *auth.Authenticator) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -177,6 +191,10 @@ func ownOrder(r *http.Request, s *Store, a *auth.Authenticator) (Order, error) {
 //	@Success	200	{object}	httpx.Envelope{data=Order}
 //	@Failure	400	{object}	httpx.ErrorEnvelope
 //	@Failure	404	{object}	httpx.ErrorEnvelope
+//	@Security	Bearer
+//	@Failure	401	{object}	httpx.ErrorEnvelope	"with USER_JWT_SECRET set: no valid buyer token (or admin token); the answer carries WWW-Authenticate: Bearer"
+//	@Header		401	{string}	WWW-Authenticate	"Bearer realm=seckill"
+//	@Failure	403	{object}	httpx.ErrorEnvelope	"another user's token, or a service token"
 //	@Router		/orders/{id} [get]
 func handleGetOrder(s *Store, a *auth.Authenticator) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -200,6 +218,10 @@ func handleGetOrder(s *Store, a *auth.Authenticator) http.HandlerFunc {
 //	@Failure		400	{object}	httpx.ErrorEnvelope
 //	@Failure		404	{object}	httpx.ErrorEnvelope
 //	@Failure		409	{object}	httpx.ErrorEnvelope	"cancelled"
+//	@Security		Bearer
+//	@Failure		401	{object}	httpx.ErrorEnvelope	"with USER_JWT_SECRET set: no valid buyer token; the answer carries WWW-Authenticate: Bearer"
+//	@Header			401	{string}	WWW-Authenticate	"Bearer realm=seckill"
+//	@Failure		403	{object}	httpx.ErrorEnvelope	"another user's token, or a credential that is not a buyer's"
 //	@Router			/orders/{id}/pay [post]
 func handlePayOrder(s *Store, a *auth.Authenticator) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -227,6 +249,10 @@ func handlePayOrder(s *Store, a *auth.Authenticator) http.HandlerFunc {
 //	@Failure	400	{object}	httpx.ErrorEnvelope
 //	@Failure	404	{object}	httpx.ErrorEnvelope
 //	@Failure	409	{object}	httpx.ErrorEnvelope	"paid orders cannot be deleted"
+//	@Security	Bearer
+//	@Failure	401	{object}	httpx.ErrorEnvelope	"with USER_JWT_SECRET set: no valid buyer token; the answer carries WWW-Authenticate: Bearer"
+//	@Header		401	{string}	WWW-Authenticate	"Bearer realm=seckill"
+//	@Failure	403	{object}	httpx.ErrorEnvelope	"another user's token, or a credential that is not a buyer's"
 //	@Router		/orders/{id} [delete]
 func handleDeleteOrder(s *Store, a *auth.Authenticator) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {

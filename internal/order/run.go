@@ -1,10 +1,15 @@
 // Package order is the order service: it records the orders that winners
 // get, idempotently, so that delivering a win twice still makes one order.
 //
-//	@title			seckill order service
-//	@version		1.0
-//	@description	Orders of the flash-sale winners. The activity service delivers each win here; the order id it chose at win time makes every call idempotent.
-//	@BasePath		/
+//	@title						seckill order service
+//	@version					1.0
+//	@description				Orders of the flash-sale winners. The activity service delivers each win here; the order id it chose at win time makes every call idempotent.
+//	@BasePath					/
+//
+//	@securityDefinitions.apikey	Bearer
+//	@in							header
+//	@name						Authorization
+//	@description				"Bearer <token>": ADMIN_TOKEN for administrators, SERVICE_TOKEN for services, and with USER_JWT_SECRET set a buyer's HS256 JWT whose sub is the user id.
 package order
 
 import (

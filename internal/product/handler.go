@@ -17,6 +17,11 @@ import (
 //	@Failure	400		{object}	httpx.ErrorEnvelope	"invalid input"
 //	@Failure	409		{object}	httpx.ErrorEnvelope	"a product with that name exists"
 //	@Failure	413		{object}	httpx.ErrorEnvelope	"body too large"
+//	@Security	Bearer
+//	@Failure	401	{object}	httpx.ErrorEnvelope	"no valid credential: send the admin token; the answer carries WWW-Authenticate: Bearer"
+//	@Header		401	{string}	WWW-Authenticate	"Bearer realm=seckill"
+//	@Failure	403	{object}	httpx.ErrorEnvelope	"a valid credential that is not the admin token"
+//	@Failure	415	{object}	httpx.ErrorEnvelope	"a body declared as anything but application/json"
 //	@Router		/products [post]
 func handleCreateProduct(s *Store) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -99,6 +104,11 @@ func handleGetProduct(s *Store) http.HandlerFunc {
 //	@Failure		400		{object}	httpx.ErrorEnvelope
 //	@Failure		404		{object}	httpx.ErrorEnvelope
 //	@Failure		409		{object}	httpx.ErrorEnvelope	"the new name is taken"
+//	@Security		Bearer
+//	@Failure		401	{object}	httpx.ErrorEnvelope	"no valid credential: send the admin token; the answer carries WWW-Authenticate: Bearer"
+//	@Header			401	{string}	WWW-Authenticate	"Bearer realm=seckill"
+//	@Failure		403	{object}	httpx.ErrorEnvelope	"a valid credential that is not the admin token"
+//	@Failure		415	{object}	httpx.ErrorEnvelope	"a body declared as anything but application/json"
 //	@Router			/products/{id} [put]
 func handleUpdateProduct(s *Store) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -131,6 +141,10 @@ func handleUpdateProduct(s *Store) http.HandlerFunc {
 //	@Failure	400	{object}	httpx.ErrorEnvelope
 //	@Failure	404	{object}	httpx.ErrorEnvelope
 //	@Failure	409	{object}	httpx.ErrorEnvelope	"the product has reservations"
+//	@Security	Bearer
+//	@Failure	401	{object}	httpx.ErrorEnvelope	"no valid credential: send the admin token; the answer carries WWW-Authenticate: Bearer"
+//	@Header		401	{string}	WWW-Authenticate	"Bearer realm=seckill"
+//	@Failure	403	{object}	httpx.ErrorEnvelope	"a valid credential that is not the admin token"
 //	@Router		/products/{id} [delete]
 func handleDeleteProduct(s *Store) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -161,6 +175,11 @@ func handleDeleteProduct(s *Store) http.HandlerFunc {
 //	@Failure		400			{object}	httpx.ErrorEnvelope
 //	@Failure		404			{object}	httpx.ErrorEnvelope
 //	@Failure		409			{object}	httpx.ErrorEnvelope	"not enough inventory"
+//	@Security		Bearer
+//	@Failure		401	{object}	httpx.ErrorEnvelope	"no valid credential: send the service token; the answer carries WWW-Authenticate: Bearer"
+//	@Header			401	{string}	WWW-Authenticate	"Bearer realm=seckill"
+//	@Failure		403	{object}	httpx.ErrorEnvelope	"a valid credential that is not the service token (an administrator cannot do this either)"
+//	@Failure		415	{object}	httpx.ErrorEnvelope	"a body declared as anything but application/json"
 //	@Router			/products/{id}/reservations [post]
 func handleReserve(s *Store) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -197,6 +216,10 @@ func handleReserve(s *Store) http.HandlerFunc {
 //	@Success	200			{object}	httpx.Envelope{data=Reservation}	"the released reservation"
 //	@Failure	400			{object}	httpx.ErrorEnvelope
 //	@Failure	404			{object}	httpx.ErrorEnvelope
+//	@Security	Bearer
+//	@Failure	401	{object}	httpx.ErrorEnvelope	"no valid credential: send the service token; the answer carries WWW-Authenticate: Bearer"
+//	@Header		401	{string}	WWW-Authenticate	"Bearer realm=seckill"
+//	@Failure	403	{object}	httpx.ErrorEnvelope	"a valid credential that is not the service token (an administrator cannot do this either)"
 //	@Router		/products/{id}/reservations/{activity_id} [delete]
 func handleRelease(s *Store) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {

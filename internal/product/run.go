@@ -1,10 +1,15 @@
 // Package product is the product service: products and their inventory,
 // including the reservations that sale activities hold.
 //
-//	@title			seckill product service
-//	@version		1.0
-//	@description	Products and their inventory. Activities reserve inventory here before a sale.
-//	@BasePath		/
+//	@title						seckill product service
+//	@version					1.0
+//	@description				Products and their inventory. Activities reserve inventory here before a sale.
+//	@BasePath					/
+//
+//	@securityDefinitions.apikey	Bearer
+//	@in							header
+//	@name						Authorization
+//	@description				"Bearer <token>": ADMIN_TOKEN for administrators, SERVICE_TOKEN for services, and with USER_JWT_SECRET set a buyer's HS256 JWT whose sub is the user id.
 package product
 
 import (
