@@ -1,6 +1,9 @@
 // Command seckill-bench drives a flash sale against running services, as a
 // crowd of users each sending two purchase requests, and verifies every
-// promise afterwards. It exits non-zero when any check fails.
+// promise afterwards. It exits non-zero when any check fails. It sets the
+// sale up and reads its orders with the ADMIN_TOKEN of its environment (the
+// one the services run with); buyers send no credential, so the services
+// must run without USER_JWT_SECRET.
 package main
 
 import (
