@@ -5,6 +5,8 @@ GO ?= go
 GOBIN := $(shell $(GO) env GOPATH)/bin
 SWAG := $(GOBIN)/swag
 SWAG_VERSION := v1.16.6
+STATICCHECK := $(GOBIN)/staticcheck
+STATICCHECK_VERSION := v0.8.2
 JAEGER := $(GOBIN)/all-in-one
 JAEGER_VERSION := v1.35.0
 SERVICES := product activity order
@@ -83,10 +85,11 @@ compose-check:
 	$(COMPOSE_TOKENS) docker-compose -f docker-compose.yml config -q
 	$(COMPOSE_TOKENS) docker-compose -f docker-compose.yml --env-file .env_template config -q
 
-## lint: formatting and vet
-lint:
+## lint: formatting, vet and staticcheck (pinned; installed on first use)
+lint: $(STATICCHECK)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(STATICCHECK) ./...
 
 ## fmt: format the code
 fmt:
@@ -96,11 +99,14 @@ fmt:
 tidy:
 	$(GO) mod tidy
 
-## tools: install swag and the Jaeger all-in-one binary
-tools: $(SWAG) $(JAEGER)
+## tools: install swag, staticcheck and the Jaeger all-in-one binary
+tools: $(SWAG) $(STATICCHECK) $(JAEGER)
 
 $(SWAG):
 	$(GO) install github.com/swaggo/swag/cmd/swag@$(SWAG_VERSION)
+
+$(STATICCHECK):
+	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 $(JAEGER):
 	GOFLAGS=-buildvcs=false $(GO) install github.com/jaegertracing/jaeger/cmd/all-in-one@$(JAEGER_VERSION)

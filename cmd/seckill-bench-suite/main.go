@@ -11,7 +11,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -21,20 +20,12 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
-
-	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/seckill/seckill/internal/bench"
 	"github.com/seckill/seckill/internal/devstack"
 	"github.com/seckill/seckill/internal/devstack/pgserver"
-	"github.com/seckill/seckill/internal/platform/db"
-	"github.com/seckill/seckill/migrations"
 )
 
 func main() {
@@ -51,13 +42,12 @@ type options struct {
 	users      int
 	stock      int
 	conns      int
-	dbSeconds  time.Duration
+	dbDuration time.Duration
 	out        string
 	big        bool
 	bigUsers   int
 	bigStock   int
 	note       string
-	keepTmpDir bool
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -68,7 +58,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.IntVar(&o.users, "users", 100_000, "users of the main run")
 	fs.IntVar(&o.stock, "stock", 1_000, "stock of the main run")
 	fs.IntVar(&o.conns, "conns", 64, "connections")
-	fs.DurationVar(&o.dbSeconds, "db-duration", 3*time.Second, "how long each database baseline level runs")
+	fs.DurationVar(&o.dbDuration, "db-duration", 3*time.Second, "how long each database baseline level runs")
 	fs.StringVar(&o.out, "out", "BENCHMARKS.md", "where to write the table")
 	fs.BoolVar(&o.big, "big", getenv("BENCH_BIG") == "1", "also run 1,000,000 users with stock 10,000 for the memory target (BENCH_BIG=1)")
 	fs.IntVar(&o.bigUsers, "big-users", 1_000_000, "users of the big run")
@@ -109,7 +99,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	fmt.Fprintln(stdout, "== 1. database baseline: one winner insert + conditional stock update per committed transaction")
-	base, err := baseline(ctx, baseURL, o.dbSeconds, stdout)
+	base, err := baseline(ctx, baseURL, o.dbDuration, stdout)
 	if err != nil {
 		return err
 	}
@@ -195,89 +185,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("verification failed")
 	}
 	return nil
-}
-
-// migratedDatabase creates database name on cluster with every service's
-// schema and returns its URL.
-func migratedDatabase(ctx context.Context, cluster *pgserver.Cluster, name string) (string, error) {
-	if err := cluster.CreateDatabase(ctx, name, ""); err != nil {
-		return "", err
-	}
-	url := cluster.URL(name)
-	pool, err := pgxpool.New(ctx, url)
-	if err != nil {
-		return "", err
-	}
-	defer pool.Close()
-	for _, set := range migrations.All() {
-		if err := db.Migrate(ctx, pool, set.Schema, set.FS, slog.New(slog.DiscardHandler)); err != nil {
-			return "", fmt.Errorf("migrate %s: %w", name, err)
-		}
-	}
-	return url, nil
-}
-
-// tracingRuns is how many full-speed runs with tracing off, and on, make
-// bench compares.
-const tracingRuns = 3
-
-type level struct {
-	conns int
-	tps   float64
-}
-
-// baseline drives the seckill transaction straight at PostgreSQL from n
-// connections for several n and returns every level's committed rate.
-func baseline(ctx context.Context, dbURL string, d time.Duration, out io.Writer) ([]level, error) {
-	pool, err := pgxpool.New(ctx, dbURL+"&pool_max_conns=64")
-	if err != nil {
-		return nil, err
-	}
-	defer pool.Close()
-	var id int64
-	err = pool.QueryRow(ctx, `INSERT INTO activity.activities (name, product_id, price, stock, remaining, start_time, end_time)
-		VALUES ('database baseline', 1, 1, 1000000000, 1000000000, now(), now() + interval '1 hour') RETURNING id`).Scan(&id)
-	if err != nil {
-		return nil, err
-	}
-	var user atomic.Int64
-	var levels []level
-	for _, n := range []int{1, 4, 16, 64} {
-		var commits atomic.Int64
-		lctx, cancel := context.WithTimeout(ctx, d)
-		var wg sync.WaitGroup
-		var firstErr atomic.Value
-		for range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for lctx.Err() == nil {
-					u := user.Add(1)
-					err := db.Transact(lctx, pool, func(tx pgx.Tx) error {
-						if _, err := tx.Exec(lctx, `INSERT INTO activity.winners (activity_id, user_id, order_id) VALUES ($1, $2, $3)`, id, u, uuid.New()); err != nil {
-							return err
-						}
-						_, err := tx.Exec(lctx, `UPDATE activity.activities SET remaining = remaining - 1 WHERE id = $1 AND remaining >= 1`, id)
-						return err
-					})
-					if err == nil {
-						commits.Add(1)
-					} else if lctx.Err() == nil {
-						firstErr.CompareAndSwap(nil, err)
-					}
-				}
-			}()
-		}
-		wg.Wait()
-		cancel()
-		if err, ok := firstErr.Load().(error); ok {
-			return nil, fmt.Errorf("baseline at %d connections: %w", n, err)
-		}
-		l := level{conns: n, tps: float64(commits.Load()) / d.Seconds()}
-		fmt.Fprintf(out, "  %2d connections: %7.0f committed transactions/s\n", n, l.tps)
-		levels = append(levels, l)
-	}
-	return levels, nil
 }
 
 // ceiling loads a minimal handler with the same client and user pattern.

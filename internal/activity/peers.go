@@ -2,7 +2,7 @@ package activity
 
 import (
 	"context"
-	"fmt"
+	"encoding/json"
 	"net/http"
 
 	"github.com/google/uuid"
@@ -25,19 +25,19 @@ type product struct {
 // get returns the product as the product service answers it: the typed
 // fields the activity needs and the raw object to embed.
 func (p productClient) get(ctx context.Context, id int64) (product, map[string]any, error) {
-	var raw map[string]any
-	if err := p.c.Do(ctx, http.MethodGet, httpx.R("/products/{id}", id), nil, &raw); err != nil {
+	var body json.RawMessage
+	if err := p.c.Do(ctx, http.MethodGet, httpx.R("/products/{id}", id), nil, &body); err != nil {
 		return product{}, nil, err
 	}
-	pr := product{ID: id, Name: fmt.Sprint(raw["name"])}
-	if v, ok := raw["price"].(float64); ok {
-		// The float here only carries JSON text that had two decimals;
-		// Parse re-reads it exactly.
-		c, err := money.Parse(fmt.Sprintf("%.2f", v))
-		if err != nil {
-			return product{}, nil, errs.Wrap(errs.Internal, err, "product service sent a bad price")
-		}
-		pr.Price = c
+	// The price is read from the JSON text by money.Cents, exactly; the
+	// object to embed is read again as it came.
+	var pr product
+	var raw map[string]any
+	if err := json.Unmarshal(body, &pr); err != nil {
+		return product{}, nil, errs.Wrap(errs.Internal, err, "malformed product from the product service")
+	}
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return product{}, nil, errs.Wrap(errs.Internal, err, "malformed product from the product service")
 	}
 	return pr, raw, nil
 }

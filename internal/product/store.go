@@ -55,7 +55,7 @@ func (s *Store) Get(ctx context.Context, id int64) (_ Product, err error) {
 // List returns one page of products, oldest first, and the total count.
 func (s *Store) List(ctx context.Context, limit, offset int) (_ []Product, _ int64, err error) {
 	defer errs.Annotate(&err, "Store.List(%d, %d)", limit, offset)
-	const q = `SELECT ` + productColumns + `, count(*) OVER () FROM product.products ORDER BY id LIMIT $1 OFFSET $2`
+	const q = `SELECT ` + productColumns + ` FROM product.products ORDER BY id LIMIT $1 OFFSET $2`
 	rows, err := s.pool.Query(ctx, q, limit, offset)
 	if err != nil {
 		return nil, 0, db.Map(err, "products")
@@ -66,7 +66,7 @@ func (s *Store) List(ctx context.Context, limit, offset int) (_ []Product, _ int
 	for rows.Next() {
 		var p Product
 		if err := rows.Scan(&p.ID, &p.Name, &p.Description, &p.Price, &p.Inventory, &p.Reserved,
-			&p.CreatedAt, &p.UpdatedAt, &total); err != nil {
+			&p.CreatedAt, &p.UpdatedAt); err != nil {
 			return nil, 0, db.Map(err, "products")
 		}
 		out = append(out, p)
@@ -74,11 +74,8 @@ func (s *Store) List(ctx context.Context, limit, offset int) (_ []Product, _ int
 	if err := rows.Err(); err != nil {
 		return nil, 0, db.Map(err, "products")
 	}
-	if len(out) == 0 && offset > 0 {
-		// The window count is absent on an empty page; count separately.
-		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM product.products`).Scan(&total); err != nil {
-			return nil, 0, db.Map(err, "products")
-		}
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM product.products`).Scan(&total); err != nil {
+		return nil, 0, db.Map(err, "products")
 	}
 	return out, total, nil
 }

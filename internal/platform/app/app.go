@@ -245,66 +245,6 @@ func peerTransport() *http.Transport {
 	return t
 }
 
-// NewRouter returns a chi router with the common middleware and the
-// /healthz, /readyz and /metrics routes. access may be nil: no access log.
-func NewRouter(cfg Config, pool *pgxpool.Pool, m *metrics.Metrics, tracer opentracing.Tracer, access *httpx.AccessLogger) chi.Router {
-	r := chi.NewRouter()
-	// Health checks, scrapes and the Swagger UI's assets are not traced:
-	// they would bury the requests worth reading.
-	untraced := []string{"/healthz", "/readyz", "/metrics", "/swagger/"}
-	r.Use(httpx.Recover, httpx.RequestID, m.Middleware, tracing.Middleware(tracer, untraced...), httpx.CORS(cfg.CORS))
-	if access != nil {
-		r.Use(access.Middleware)
-	}
-	r.NotFound(httpx.NotFound)
-	r.MethodNotAllowed(httpx.MethodNotAllowed)
-	r.Get("/healthz", handleHealthz)
-	r.Get("/readyz", handleReadyz(pool))
-	r.Method(http.MethodGet, "/metrics", handleMetrics(m))
-	return r
-}
-
-// handleHealthz handles GET /healthz: the process is alive.
-//
-//	@Summary		Liveness
-//	@Description	Answers while the process runs; Consul's health check calls it.
-//	@Tags			health
-//	@Produce		json
-//	@Success		200	{object}	httpx.Envelope{data=map[string]string}
-//	@Router			/healthz [get]
-func handleHealthz(w http.ResponseWriter, r *http.Request) {
-	httpx.OK(w, map[string]string{"status": "ok"})
-}
-
-// handleMetrics handles GET /metrics.
-//
-//	@Summary		Prometheus metrics
-//	@Description	Requests by route and status, latency histograms, and the service's own metrics, in Prometheus' text format.
-//	@Tags			health
-//	@Produce		plain
-//	@Success		200	{string}	string
-//	@Router			/metrics [get]
-func handleMetrics(m *metrics.Metrics) http.Handler { return m.Handler() }
-
-// handleReadyz handles GET /readyz: the database answers.
-//
-//	@Summary		Readiness
-//	@Description	Answers 200 when the database answers, 503 with the error envelope when it does not.
-//	@Tags			health
-//	@Produce		json
-//	@Success		200	{object}	httpx.Envelope{data=map[string]string}
-//	@Failure		503	{object}	httpx.ErrorEnvelope	"database unavailable"
-//	@Router			/readyz [get]
-func handleReadyz(pool *pgxpool.Pool) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if err := db.Ping(r.Context(), pool); err != nil {
-			httpx.Error(w, r, err)
-			return
-		}
-		httpx.OK(w, map[string]string{"status": "ready"})
-	}
-}
-
 func serveDebug(ctx context.Context, log *slog.Logger, addr string) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)

@@ -117,21 +117,6 @@ func (e *Env) Duration(key string, def time.Duration) time.Duration {
 	return d
 }
 
-// List returns the comma-separated values of key, or def when unset.
-func (e *Env) List(key string, def []string) []string {
-	v, ok := e.lookup(key)
-	if !ok {
-		return def
-	}
-	var out []string
-	for _, p := range strings.Split(v, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
 // URL returns the value of key, checked to be an absolute URL, or def when unset.
 func (e *Env) URL(key, def string) string {
 	v, ok := e.lookup(key)

@@ -27,9 +27,6 @@ func TestEnv(t *testing.T) {
 	if got := e.URL("U", ""); got != "http://h:1" {
 		t.Errorf("URL = %q", got)
 	}
-	if got := strings.Join(e.List("L", nil), "|"); got != "a|b|c" {
-		t.Errorf("List = %q", got)
-	}
 	if got := e.OneOf("O", "info", "info", "warn"); got != "warn" {
 		t.Errorf("OneOf = %q", got)
 	}

@@ -79,10 +79,6 @@ func New(service string) *Metrics {
 	return m
 }
 
-// Registry returns the service's registry, for gathering it or registering
-// collectors that must not carry the service label. Prefer Registerer.
-func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
-
 // Registerer returns the registry as services should register their own
 // collectors on it: adding the service label to what they export.
 func (m *Metrics) Registerer() prometheus.Registerer { return m.wrapped }
@@ -106,16 +102,6 @@ func (m *Metrics) Counter(name, help string, labels ...string) (*prometheus.Coun
 		return nil, fmt.Errorf("register counter %s: %w", name, err)
 	}
 	return c, nil
-}
-
-// Gauge registers and returns a gauge vector named name with the given
-// label names.
-func (m *Metrics) Gauge(name, help string, labels ...string) (*prometheus.GaugeVec, error) {
-	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)
-	if err := m.wrapped.Register(g); err != nil {
-		return nil, fmt.Errorf("register gauge %s: %w", name, err)
-	}
-	return g, nil
 }
 
 // Histogram registers and returns a histogram vector named name with the

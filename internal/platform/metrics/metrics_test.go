@@ -138,11 +138,6 @@ func TestMetrics_Helpers(t *testing.T) {
 		t.Fatal(err)
 	}
 	batch.WithLabelValues().Observe(42)
-	inflight, err := m.Gauge("admission_inflight", "Purchases admitted, not yet committed.")
-	if err != nil {
-		t.Fatal(err)
-	}
-	inflight.WithLabelValues().Set(5)
 	if err := m.GaugeFunc("relay_backlog", "Orders waiting to be relayed.", func() float64 { return 7 }); err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +145,6 @@ func TestMetrics_Helpers(t *testing.T) {
 	wantLines(t, scrape(t, m),
 		`seckill_outcomes_total{outcome="won",service="activity"} 3`,
 		`group_commit_batch_size_bucket{service="activity",le="100"} 1`,
-		`admission_inflight{service="activity"} 5`,
 		`relay_backlog{service="activity"} 7`,
 	)
 
