@@ -23,6 +23,7 @@ type memStore struct {
 	failBatch atomic.Int32 // fail this many multi-claim commits
 	lostReply atomic.Bool  // commit, then report an error
 	noResolve atomic.Bool  // Resolve fails
+	gone      atomic.Bool  // the activity was deleted
 	delay     time.Duration
 }
 
@@ -34,7 +35,7 @@ func newMemStore(stock int64, start, end time.Time) *memStore {
 func (m *memStore) Snapshot(ctx context.Context, id int64) (Snapshot, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if id != m.act.ID {
+	if id != m.act.ID || m.gone.Load() {
 		return Snapshot{}, errs.E(errs.NotFound, "activity %d not found", id)
 	}
 	w := make(map[int64]uuid.UUID, len(m.winners))
@@ -54,12 +55,20 @@ func (m *memStore) Commit(ctx context.Context, id int64, claims []Claim) ([]Outc
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.gone.Load() {
+		return nil, 0, errs.E(errs.NotFound, "activity %d not found", id)
+	}
 	m.commits++
 	outs := make([]Outcome, len(claims))
+	now := time.Now() // the database's clock
 	for i, c := range claims {
 		switch oid, ok := m.winners[c.UserID]; {
 		case ok:
 			outs[i] = Outcome{Status: AlreadyWon, OrderID: oid}
+		case now.Before(m.act.StartTime):
+			outs[i] = Outcome{Status: NotStarted}
+		case !now.Before(m.act.EndTime):
+			outs[i] = Outcome{Status: Ended}
 		case m.act.Remaining > 0:
 			m.act.Remaining--
 			m.winners[c.UserID] = c.OrderID
@@ -310,6 +319,61 @@ func TestEngine_WindowMovedElsewhereIsSeen(t *testing.T) {
 	if r, err := e.Buy(context.Background(), 1, 1); err != nil || r.Status != Won && r.Status != AlreadyWon {
 		t.Fatalf("after the move: %v, %v; want the sale open", r, err)
 	}
+}
+
+// An end moved into the past by another instance: this gate still holds
+// the old end, so the claim reaches the store, whose clock and window say
+// ended; the gate is dropped and rebuilt, and later requests are answered
+// from the new window without a commit.
+func TestEngine_StoreWindowIsTheLastWord(t *testing.T) {
+	start, end := open()
+	st := newMemStore(100, start, end)
+	e := New(st, Options{})
+	defer e.Close(context.Background())
+	if r, err := e.Buy(context.Background(), 1, 1); err != nil || r.Status != Won {
+		t.Fatalf("in the window: %v, %v", r, err)
+	}
+	st.mu.Lock()
+	st.act.EndTime = time.Now().Add(-time.Second)
+	st.mu.Unlock()
+	if r, err := e.Buy(context.Background(), 1, 2); err != nil || r.Status != Ended {
+		t.Fatalf("after the end moved: %v, %v; want ended", r, err)
+	}
+	st.mu.Lock()
+	commits := st.commits
+	st.mu.Unlock()
+	for u := int64(3); u < 10; u++ {
+		if r, err := e.Buy(context.Background(), 1, u); err != nil || r.Status != Ended {
+			t.Fatalf("user %d: %v, %v; want ended", u, r, err)
+		}
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.commits != commits {
+		t.Errorf("%d commits after the gate learned the new end, want none", st.commits-commits)
+	}
+}
+
+// An activity deleted under a loaded gate: every claim is answered
+// NotFound, and the gate is dropped, never 503 "retry" forever.
+func TestEngine_GoneActivityIsNotFound(t *testing.T) {
+	start, end := open()
+	st := newMemStore(100, start, end)
+	e := New(st, Options{})
+	defer e.Close(context.Background())
+	if r, err := e.Buy(context.Background(), 1, 1); err != nil || r.Status != Won {
+		t.Fatalf("before: %v, %v", r, err)
+	}
+	st.gone.Store(true)
+	var wg sync.WaitGroup
+	for u := int64(2); u < 22; u++ {
+		wg.Go(func() {
+			if _, err := e.Buy(context.Background(), 1, u); !errs.Is(err, errs.NotFound) {
+				t.Errorf("user %d: %v, want NotFound", u, err)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 type userKey struct{}
