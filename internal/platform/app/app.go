@@ -242,6 +242,10 @@ func peerTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = 32
 	t.ResponseHeaderTimeout = 10 * time.Second
+	// Shorter than a peer's own idle timeout (HTTP_IDLE_TIMEOUT, 30s by
+	// default), so this side drops an idle connection before the peer
+	// closes it under a request about to be sent.
+	t.IdleConnTimeout = 20 * time.Second
 	return t
 }
 
