@@ -135,21 +135,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 }
 
 // logSink returns where each process's output goes: files under
-// <data>/logs for the demo, else stdout with the process's name in front
-// of each line.
+// <data>/logs for the demo, and for Jaeger, whose chatter says nothing about
+// seckill; else stdout with the process's name in front of each line.
 func logSink(o options, stdout io.Writer) (func(name string) io.Writer, func(), error) {
-	if !o.demo {
-		var mu sync.Mutex
-		return func(name string) io.Writer {
-			return &prefixWriter{mu: &mu, out: stdout, prefix: fmt.Sprintf("[%-8s] ", name)}
-		}, func() {}, nil
-	}
 	dir := filepath.Join(o.data, "logs")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, nil, err
 	}
 	files := &devstack.LogFiles{Dir: dir}
-	return files.Open, func() {
+	var mu sync.Mutex
+	logs := func(name string) io.Writer {
+		if o.demo || name == "jaeger" {
+			return files.Open(name)
+		}
+		return &prefixWriter{mu: &mu, out: stdout, prefix: fmt.Sprintf("[%-8s] ", name)}
+	}
+	return logs, func() {
 		if err := files.Close(); err != nil {
 			fmt.Fprintln(stdout, "log files:", err)
 		}
