@@ -41,7 +41,7 @@ func newSaleMetrics(m *metrics.Metrics, store *Store, outbox *Outbox) (*saleMetr
 	if err != nil {
 		return nil, err
 	}
-	if err := m.Registerer().Register(stockCollector{store}); err != nil {
+	if err := m.Registerer().Register(newStockCollector(store)); err != nil {
 		return nil, fmt.Errorf("register stock gauges: %w", err)
 	}
 	sm := &saleMetrics{outcomes: map[seckill.Status]prometheus.Counter{}, batch: batch.WithLabelValues()}
@@ -61,21 +61,24 @@ func (sm *saleMetrics) observe(s seckill.Status) {
 // out. They are read from the database at each scrape, for the activities
 // open now or ended within the hour (at most stockSeriesLimit), so the
 // series stay few and agree across activity instances.
-var (
-	stockDesc = prometheus.NewDesc("seckill_activity_stock", "Units an activity put on sale.",
-		[]string{"activity_id"}, nil)
-	remainingDesc = prometheus.NewDesc("seckill_activity_remaining", "Units of an activity not yet sold.",
-		[]string{"activity_id"}, nil)
-)
 
 const stockSeriesLimit = 50
 
-type stockCollector struct{ store *Store }
+type stockCollector struct {
+	store            *Store
+	stock, remaining *prometheus.Desc
+}
+
+func newStockCollector(store *Store) stockCollector {
+	return stockCollector{store: store,
+		stock:     prometheus.NewDesc("seckill_activity_stock", "Units an activity put on sale.", []string{"activity_id"}, nil),
+		remaining: prometheus.NewDesc("seckill_activity_remaining", "Units of an activity not yet sold.", []string{"activity_id"}, nil)}
+}
 
 // Describe implements prometheus.Collector.
 func (c stockCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- stockDesc
-	ch <- remainingDesc
+	ch <- c.stock
+	ch <- c.remaining
 }
 
 // Collect implements prometheus.Collector. A database that does not answer
@@ -97,7 +100,15 @@ func (c stockCollector) Collect(ch chan<- prometheus.Metric) {
 			return
 		}
 		label := strconv.FormatInt(id, 10)
-		ch <- prometheus.MustNewConstMetric(stockDesc, prometheus.GaugeValue, float64(stock), label)
-		ch <- prometheus.MustNewConstMetric(remainingDesc, prometheus.GaugeValue, float64(remaining), label)
+		for _, g := range []struct {
+			desc  *prometheus.Desc
+			value int64
+		}{{c.stock, stock}, {c.remaining, remaining}} {
+			// NewConstMetric fails only on a wrong label count, which
+			// the descriptors above rule out.
+			if m, err := prometheus.NewConstMetric(g.desc, prometheus.GaugeValue, float64(g.value), label); err == nil {
+				ch <- m
+			}
+		}
 	}
 }
