@@ -18,11 +18,11 @@ import (
 	"github.com/seckill/seckill/internal/testing/pgtest"
 )
 
-// The flood: 20,000 keep-alive connections from one address, each having
-// made one request and then idle. The process file limit here is 20,000
-// too, so two child processes hold 10,000 each; they are this test binary
-// run again with floodEnv set (see TestMain), loopback only, and stop by
-// themselves after floodHold even if the test dies.
+// The flood: 20,000 keep-alive connections from one address (127.0.0.2),
+// each having made one request and then idle. The process file limit here
+// is 20,000 too, so two child processes hold 10,000 each; they are this
+// test binary run again with floodEnv set (see TestMain), loopback only,
+// and stop by themselves after floodHold even if the test dies.
 const (
 	floodConns = 20_000
 	floodProcs = 2
@@ -164,12 +164,16 @@ func flood(spec string) int {
 		next <- struct{}{}
 	}
 	close(next)
+	// From 127.0.0.2, another loopback address: 20,000 connections from
+	// 127.0.0.1 would hold most of its ephemeral ports, which the tests of
+	// other packages running meanwhile pick their listening ports from.
+	d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
 	for range 64 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for range next {
-				c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+				c, err := d.Dial("tcp", addr)
 				if err != nil {
 					failed.Add(1)
 					continue
