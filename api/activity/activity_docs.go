@@ -162,6 +162,64 @@ const docTemplateactivity = `{
                 }
             }
         },
+        "/activities/settlements": {
+            "post": {
+                "description": "Called by the order service (its outbox of settlements). Idempotent on the order id: each settlement is recorded once, in one transaction with the counts it moves. A cancelled or expired order gives its unit back: on sale again while the activity runs (remaining grows by one, and every instance sells it within 2 s), to the product's inventory after it ended; its buyer is forfeited in that activity. A paid order counts as sold. Each settlement answers applied (recorded now), existing (recorded before, the same) or conflict (no such win, or settled otherwise); a conflict does not fail the others.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "settlements"
+                ],
+                "summary": "Record orders' final statuses",
+                "parameters": [
+                    {
+                        "description": "1 to 1000 settlements",
+                        "name": "settlements",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/activity.SettleRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "allOf": [
+                                {
+                                    "$ref": "#/definitions/httpx.Envelope"
+                                },
+                                {
+                                    "type": "object",
+                                    "properties": {
+                                        "data": {
+                                            "$ref": "#/definitions/activity.SettleResults"
+                                        }
+                                    }
+                                }
+                            ]
+                        }
+                    },
+                    "400": {
+                        "description": "Bad Request",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        }
+                    },
+                    "413": {
+                        "description": "Request Entity Too Large",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        }
+                    }
+                }
+            }
+        },
         "/activities/{id}": {
             "get": {
                 "description": "Embeds the product as the product service describes it; when that service cannot be reached, product_error says why.",
@@ -870,6 +928,73 @@ const docTemplateactivity = `{
                 }
             }
         },
+        "activity.SettleItem": {
+            "type": "object",
+            "properties": {
+                "activity_id": {
+                    "type": "integer",
+                    "example": 1
+                },
+                "order_id": {
+                    "type": "string",
+                    "example": "0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10"
+                },
+                "status": {
+                    "type": "string",
+                    "enum": [
+                        "paid",
+                        "cancelled",
+                        "expired"
+                    ],
+                    "example": "cancelled"
+                },
+                "user_id": {
+                    "type": "integer",
+                    "example": 10001
+                }
+            }
+        },
+        "activity.SettleRequest": {
+            "type": "object",
+            "properties": {
+                "settlements": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/activity.SettleItem"
+                    }
+                }
+            }
+        },
+        "activity.SettleResult": {
+            "type": "object",
+            "properties": {
+                "message": {
+                    "type": "string"
+                },
+                "order_id": {
+                    "type": "string"
+                },
+                "status": {
+                    "type": "string",
+                    "enum": [
+                        "applied",
+                        "existing",
+                        "conflict"
+                    ]
+                }
+            }
+        },
+        "activity.SettleResults": {
+            "type": "object",
+            "properties": {
+                "results": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/activity.SettleResult"
+                    }
+                }
+            }
+        },
         "activity.Stats": {
             "type": "object",
             "properties": {
@@ -877,18 +1002,40 @@ const docTemplateactivity = `{
                     "type": "integer",
                     "example": 1
                 },
+                "closed": {
+                    "description": "Closed reports whether the end of the sale was processed: its\nunsold units went back to the product.",
+                    "type": "boolean",
+                    "example": false
+                },
                 "failed": {
                     "description": "Failed counts wins the order service refused for good.",
                     "type": "integer",
                     "example": 0
                 },
-                "remaining": {
+                "paid": {
+                    "description": "Paid counts the units of paid orders.",
+                    "type": "integer",
+                    "example": 40
+                },
+                "released": {
+                    "description": "Released counts the units given back to the product's inventory:\nunsold at the end, or returned after it.",
                     "type": "integer",
                     "example": 0
                 },
-                "sold": {
+                "remaining": {
+                    "description": "Remaining counts the units on sale, returned ones included.",
                     "type": "integer",
-                    "example": 100
+                    "example": 30
+                },
+                "returned": {
+                    "description": "Returned counts the units given back by cancelled or expired\norders, ever.",
+                    "type": "integer",
+                    "example": 30
+                },
+                "sold": {
+                    "description": "Sold counts the units held by created or paid orders.",
+                    "type": "integer",
+                    "example": 70
                 },
                 "stock": {
                     "type": "integer",

@@ -424,102 +424,26 @@ const docTemplateorder = `{
                         }
                     }
                 }
-            },
-            "delete": {
-                "security": [
-                    {
-                        "Bearer": []
-                    }
-                ],
-                "produces": [
-                    "application/json"
-                ],
-                "tags": [
-                    "orders"
-                ],
-                "summary": "Delete an order",
-                "parameters": [
-                    {
-                        "type": "string",
-                        "description": "order id (UUID)",
-                        "name": "id",
-                        "in": "path",
-                        "required": true
-                    }
-                ],
-                "responses": {
-                    "200": {
-                        "description": "OK",
-                        "schema": {
-                            "allOf": [
-                                {
-                                    "$ref": "#/definitions/httpx.Envelope"
-                                },
-                                {
-                                    "type": "object",
-                                    "properties": {
-                                        "data": {
-                                            "type": "object"
-                                        }
-                                    }
-                                }
-                            ]
-                        }
-                    },
-                    "400": {
-                        "description": "Bad Request",
-                        "schema": {
-                            "$ref": "#/definitions/httpx.ErrorEnvelope"
-                        }
-                    },
-                    "401": {
-                        "description": "with USER_JWT_SECRET set: no valid buyer token; the answer carries WWW-Authenticate: Bearer",
-                        "schema": {
-                            "$ref": "#/definitions/httpx.ErrorEnvelope"
-                        },
-                        "headers": {
-                            "WWW-Authenticate": {
-                                "type": "string",
-                                "description": "Bearer realm=seckill"
-                            }
-                        }
-                    },
-                    "403": {
-                        "description": "another user's token, or a credential that is not a buyer's",
-                        "schema": {
-                            "$ref": "#/definitions/httpx.ErrorEnvelope"
-                        }
-                    },
-                    "404": {
-                        "description": "Not Found",
-                        "schema": {
-                            "$ref": "#/definitions/httpx.ErrorEnvelope"
-                        }
-                    },
-                    "409": {
-                        "description": "paid orders cannot be deleted",
-                        "schema": {
-                            "$ref": "#/definitions/httpx.ErrorEnvelope"
-                        }
-                    }
-                }
             }
         },
-        "/orders/{id}/pay": {
+        "/orders/{id}/cancel": {
             "post": {
                 "security": [
                     {
                         "Bearer": []
                     }
                 ],
-                "description": "Paying a paid order again answers the same; a cancelled order cannot be paid.",
+                "description": "The buyer names themselves as for pay. The order's unit goes back to its activity (on sale again while the sale runs, else to the product's inventory), and the buyer cannot win again in that activity. Cancelling a cancelled order again answers the same order. A paid or expired order cannot be cancelled (409), and an order past its pay_by expires instead (409).",
+                "consumes": [
+                    "application/json"
+                ],
                 "produces": [
                     "application/json"
                 ],
                 "tags": [
                     "orders"
                 ],
-                "summary": "Pay an order",
+                "summary": "Cancel an order",
                 "parameters": [
                     {
                         "type": "string",
@@ -527,6 +451,14 @@ const docTemplateorder = `{
                         "name": "id",
                         "in": "path",
                         "required": true
+                    },
+                    {
+                        "description": "the cancelling user",
+                        "name": "buyer",
+                        "in": "body",
+                        "schema": {
+                            "$ref": "#/definitions/order.BuyerRequest"
+                        }
                     }
                 ],
                 "responses": {
@@ -567,7 +499,7 @@ const docTemplateorder = `{
                         }
                     },
                     "403": {
-                        "description": "another user's token, or a credential that is not a buyer's",
+                        "description": "not the buyer's order, another user's token, or a credential that is not a buyer's",
                         "schema": {
                             "$ref": "#/definitions/httpx.ErrorEnvelope"
                         }
@@ -579,7 +511,112 @@ const docTemplateorder = `{
                         }
                     },
                     "409": {
-                        "description": "cancelled",
+                        "description": "paid, expired, or past pay_by",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        }
+                    },
+                    "415": {
+                        "description": "a body declared as anything but application/json",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        }
+                    }
+                }
+            }
+        },
+        "/orders/{id}/pay": {
+            "post": {
+                "security": [
+                    {
+                        "Bearer": []
+                    }
+                ],
+                "description": "The buyer names themselves in the body; with USER_JWT_SECRET set, the buyer is the token's user (the body may then be omitted, and a user_id other than the token's is 403). Another user than the order's gets 403. Paying a paid order again answers the same order. A cancelled or expired order cannot be paid (409), and an order past its pay_by expires instead of being paid (409).",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "orders"
+                ],
+                "summary": "Pay an order",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "order id (UUID)",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "description": "the paying user",
+                        "name": "buyer",
+                        "in": "body",
+                        "schema": {
+                            "$ref": "#/definitions/order.BuyerRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "allOf": [
+                                {
+                                    "$ref": "#/definitions/httpx.Envelope"
+                                },
+                                {
+                                    "type": "object",
+                                    "properties": {
+                                        "data": {
+                                            "$ref": "#/definitions/order.Order"
+                                        }
+                                    }
+                                }
+                            ]
+                        }
+                    },
+                    "400": {
+                        "description": "Bad Request",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        }
+                    },
+                    "401": {
+                        "description": "with USER_JWT_SECRET set: no valid buyer token; the answer carries WWW-Authenticate: Bearer",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "Bearer realm=seckill"
+                            }
+                        }
+                    },
+                    "403": {
+                        "description": "not the buyer's order, another user's token, or a credential that is not a buyer's",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        }
+                    },
+                    "404": {
+                        "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        }
+                    },
+                    "409": {
+                        "description": "cancelled, expired, or past pay_by",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        }
+                    },
+                    "415": {
+                        "description": "a body declared as anything but application/json",
                         "schema": {
                             "$ref": "#/definitions/httpx.ErrorEnvelope"
                         }
@@ -741,6 +778,15 @@ const docTemplateorder = `{
                 }
             }
         },
+        "order.BuyerRequest": {
+            "type": "object",
+            "properties": {
+                "user_id": {
+                    "type": "integer",
+                    "example": 10001
+                }
+            }
+        },
         "order.CreateRequest": {
             "type": "object",
             "properties": {
@@ -784,6 +830,11 @@ const docTemplateorder = `{
                     "type": "string",
                     "example": "0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10"
                 },
+                "pay_by": {
+                    "description": "PayBy is the payment deadline: a created order still unpaid then\nexpires, and its unit goes back on sale.",
+                    "type": "string",
+                    "example": "2026-11-11T00:15:00Z"
+                },
                 "price": {
                     "type": "number",
                     "example": 9.99
@@ -801,7 +852,8 @@ const docTemplateorder = `{
                     "enum": [
                         "created",
                         "paid",
-                        "cancelled"
+                        "cancelled",
+                        "expired"
                     ],
                     "example": "created"
                 },

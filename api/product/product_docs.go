@@ -437,7 +437,7 @@ const docTemplateproduct = `{
                         }
                     },
                     "409": {
-                        "description": "the product has reservations",
+                        "description": "activities hold units of the product",
                         "schema": {
                             "$ref": "#/definitions/httpx.ErrorEnvelope"
                         }
@@ -570,6 +570,7 @@ const docTemplateproduct = `{
                         "Bearer": []
                     }
                 ],
+                "description": "The units the activity still holds (neither sold nor released) go back to inventory.",
                 "produces": [
                     "application/json"
                 ],
@@ -638,6 +639,113 @@ const docTemplateproduct = `{
                     },
                     "404": {
                         "description": "Not Found",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        }
+                    }
+                }
+            }
+        },
+        "/products/{id}/reservations/{activity_id}/settlement": {
+            "put": {
+                "security": [
+                    {
+                        "Bearer": []
+                    }
+                ],
+                "description": "The activity reports running totals: sold (units of its paid orders) and released (units it gave back). The difference from the recorded totals moves from reserved to sold and to inventory, in one transaction. Totals only grow: a repeated or stale report changes nothing, so the call is idempotent.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "reservations"
+                ],
+                "summary": "Settle units of an activity's reservation",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "product id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "integer",
+                        "description": "activity id",
+                        "name": "activity_id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "description": "running totals",
+                        "name": "settlement",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/product.SettleRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "the reservation after the settlement",
+                        "schema": {
+                            "allOf": [
+                                {
+                                    "$ref": "#/definitions/httpx.Envelope"
+                                },
+                                {
+                                    "type": "object",
+                                    "properties": {
+                                        "data": {
+                                            "$ref": "#/definitions/product.Reservation"
+                                        }
+                                    }
+                                }
+                            ]
+                        }
+                    },
+                    "400": {
+                        "description": "Bad Request",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        }
+                    },
+                    "401": {
+                        "description": "no valid credential: send the service token; the answer carries WWW-Authenticate: Bearer",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "Bearer realm=seckill"
+                            }
+                        }
+                    },
+                    "403": {
+                        "description": "a valid credential that is not the service token (an administrator cannot do this either)",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        }
+                    },
+                    "404": {
+                        "description": "no such product or reservation",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        }
+                    },
+                    "409": {
+                        "description": "more units settled than reserved",
+                        "schema": {
+                            "$ref": "#/definitions/httpx.ErrorEnvelope"
+                        }
+                    },
+                    "415": {
+                        "description": "a body declared as anything but application/json",
                         "schema": {
                             "$ref": "#/definitions/httpx.ErrorEnvelope"
                         }
@@ -785,7 +893,7 @@ const docTemplateproduct = `{
                     "example": 1
                 },
                 "inventory": {
-                    "description": "Inventory counts the units available to sell or reserve.",
+                    "description": "Inventory counts the free units: available to reserve.",
                     "type": "integer",
                     "example": 100
                 },
@@ -798,9 +906,14 @@ const docTemplateproduct = `{
                     "example": 9.99
                 },
                 "reserved": {
-                    "description": "Reserved counts the units held for sale activities.",
+                    "description": "Reserved counts the units held by sale activities: unsold, or won\nby an order not yet paid.",
                     "type": "integer",
                     "example": 10
+                },
+                "sold": {
+                    "description": "Sold counts the units paid for. Only an explicit inventory edit\nchanges inventory + reserved + sold.",
+                    "type": "integer",
+                    "example": 5
                 },
                 "updated_at": {
                     "type": "string"
@@ -825,6 +938,15 @@ const docTemplateproduct = `{
                     "type": "integer",
                     "example": 10
                 },
+                "released": {
+                    "type": "integer",
+                    "example": 2
+                },
+                "sold": {
+                    "description": "Sold counts the reserved units paid for, Released those given back\nto inventory; the rest (quantity - sold - released) is still held.",
+                    "type": "integer",
+                    "example": 6
+                },
                 "updated_at": {
                     "type": "string"
                 }
@@ -840,6 +962,19 @@ const docTemplateproduct = `{
                 "quantity": {
                     "type": "integer",
                     "example": 10
+                }
+            }
+        },
+        "product.SettleRequest": {
+            "type": "object",
+            "properties": {
+                "released": {
+                    "type": "integer",
+                    "example": 2
+                },
+                "sold": {
+                    "type": "integer",
+                    "example": 6
                 }
             }
         },

@@ -116,11 +116,26 @@ type Outcome struct {
 }
 
 // Stats is an activity's sale progress, as committed in the database.
+// While the sale runs, stock = remaining + sold; after its end,
+// stock = remaining (0) + sold + released.
 type Stats struct {
 	ActivityID int64 `json:"activity_id" example:"1"`
 	Stock      int64 `json:"stock" example:"100"`
-	Sold       int64 `json:"sold" example:"100"`
-	Remaining  int64 `json:"remaining" example:"0"`
+	// Sold counts the units held by created or paid orders.
+	Sold int64 `json:"sold" example:"70"`
+	// Remaining counts the units on sale, returned ones included.
+	Remaining int64 `json:"remaining" example:"30"`
+	// Paid counts the units of paid orders.
+	Paid int64 `json:"paid" example:"40"`
+	// Returned counts the units given back by cancelled or expired
+	// orders, ever.
+	Returned int64 `json:"returned" example:"30"`
+	// Released counts the units given back to the product's inventory:
+	// unsold at the end, or returned after it.
+	Released int64 `json:"released" example:"0"`
+	// Closed reports whether the end of the sale was processed: its
+	// unsold units went back to the product.
+	Closed bool `json:"closed" example:"false"`
 	// Undelivered counts wins whose order the order service has not yet
 	// confirmed.
 	Undelivered int64 `json:"undelivered" example:"0"`

@@ -56,6 +56,14 @@ func (p productClient) release(ctx context.Context, productID, activityID int64)
 	return err
 }
 
+// settle tells the product service an activity's running totals of its
+// reservation: units sold (paid) and released (given back). Totals only
+// grow, so the call may be repeated.
+func (p productClient) settle(ctx context.Context, productID, activityID, sold, released int64) error {
+	body := map[string]int64{"sold": sold, "released": released}
+	return p.c.Do(ctx, http.MethodPut, httpx.R("/products/{id}/reservations/{activity_id}/settlement", productID, activityID), body, nil)
+}
+
 // orderClient is the relay's side of the order service API.
 type orderClient struct{ c *httpx.Client }
 

@@ -9,9 +9,10 @@ import (
 
 // routes is the whole API of the activity service, with who may call each
 // route: the catalogue and the sale's progress are public, administrators
-// change activities, and buyers buy and read their own outcome.
+// change activities, buyers buy and read their own outcome, and only
+// services (the order service) report settlements.
 func routes(r chi.Router, s *Store, cat *Catalog, sales *Sales, products productClient, engine *seckill.Engine, lim limits,
-	observe func(seckill.Status), a *auth.Authenticator) {
+	observe func(seckill.Status), a *auth.Authenticator, settlements *Settlements, settled func(Applied)) {
 	admin := a.Require(auth.Admin)
 	r.Get("/activities", handleListActivities(s))
 	r.Get("/activities/{id}", handleGetActivity(s, products))
@@ -21,4 +22,5 @@ func routes(r chi.Router, s *Store, cat *Catalog, sales *Sales, products product
 	r.With(admin).Delete("/activities/{id}", handleDeleteActivity(cat))
 	r.With(a.Require(auth.Buyer)).Post("/activities/{id}/seckill", handleSeckill(engine, lim, observe, a))
 	r.With(a.Require(auth.Buyer, auth.Admin)).Get("/activities/{id}/seckill/{user_id}", handleOutcome(sales, a))
+	r.With(a.Require(auth.Service)).Post("/activities/settlements", handleSettle(settlements, settled))
 }

@@ -39,6 +39,9 @@ type Config struct {
 	MaxBatch          int
 	RelayBatch        int
 	RelayInterval     time.Duration
+	// AfterSaleInterval is how often ended activities are closed and
+	// unsent totals retried.
+	AfterSaleInterval time.Duration
 	// Abuse limits on the seckill endpoint, in requests per second with a
 	// burst; 0 turns a limit off (the default, so benchmarks measure the
 	// service and not the limiter).
@@ -56,6 +59,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.MaxBatch = env.Int("SECKILL_MAX_BATCH", 512)
 	c.RelayBatch = env.Int("RELAY_BATCH_SIZE", 500)
 	c.RelayInterval = env.Duration("RELAY_INTERVAL", time.Second)
+	c.AfterSaleInterval = env.Duration("AFTER_SALE_INTERVAL", time.Second)
 	c.UserRate = env.Float("RATE_LIMIT_USER_RPS", 0)
 	c.UserBurst = env.Int("RATE_LIMIT_USER_BURST", 5)
 	c.IPRate = env.Float("RATE_LIMIT_IP_RPS", 0)
@@ -100,9 +104,23 @@ func Run(ctx context.Context, getenv func(string) string, stderr io.Writer, opt 
 				}
 			},
 		})
+		settlements := NewSettlements(d.Pool)
+		after := newAfterSale(settlements, products, engine.Forget, max(cfg.AfterSaleInterval, 10*time.Millisecond), d.Log)
+		stm, err := newSettleMetrics(d.Metrics)
+		if err != nil {
+			return nil, err
+		}
+		settled := func(ap Applied) {
+			stm.observe(ap)
+			for _, id := range ap.Returned {
+				engine.Forget(id) // this instance reopens at once; the others within watchEvery
+			}
+			after.changed()
+		}
 		return &app.Service{
 			Routes: func(r chi.Router) {
-				routes(r, store, NewCatalog(store, products, engine.Forget, d.Log), sales, products, engine, lim, sm.observe, d.Auth)
+				routes(r, store, NewCatalog(store, products, engine.Forget, d.Log), sales, products, engine, lim, sm.observe, d.Auth,
+					settlements, settled)
 			},
 			Swagger: "activity",
 			Workers: []func(context.Context) error{
@@ -115,6 +133,7 @@ func Run(ctx context.Context, getenv func(string) string, stderr io.Writer, opt 
 					return engine.Close(cctx)
 				},
 				rel.run,
+				after.run,
 			},
 		}, nil
 	}, opt)

@@ -80,7 +80,7 @@ func benchHandler(b *testing.B, stock int64) (http.Handler, *seckill.Engine) {
 	e := seckill.New(&instantStore{remaining: stock, winners: map[int64]uuid.UUID{}}, seckill.Options{})
 	b.Cleanup(func() { _ = e.Close(context.Background()) })
 	r := chi.NewRouter()
-	routes(r, nil, nil, nil, productClient{}, e, limits{}, nil, openBuyers())
+	routes(r, nil, nil, nil, productClient{}, e, limits{}, nil, openBuyers(), nil, nil)
 	return r, e
 }
 
@@ -160,7 +160,7 @@ func BenchmarkSeckillStack_SoldOut(b *testing.B) {
 			}
 			cfg := app.Config{Name: "activity", CORS: httpx.CORSConfig{AllowOrigin: "*"}, Getenv: getenv}
 			r := app.NewRouter(cfg, nil, metrics.New("activity"), tracer, access)
-			routes(r, nil, nil, nil, productClient{}, e, limits{}, nil, openBuyers())
+			routes(r, nil, nil, nil, productClient{}, e, limits{}, nil, openBuyers(), nil, nil)
 			benchBuy(b, r, `"sold_out"`)
 		})
 	}

@@ -135,14 +135,15 @@ func (s *Store) whyUnchanged(ctx context.Context, id int64) error {
 // Stats returns the committed progress of activity id.
 func (s *Store) Stats(ctx context.Context, id int64) (_ Stats, err error) {
 	defer errs.Annotate(&err, "Store.Stats(%d)", id)
-	const q = `SELECT a.stock, a.remaining,
+	const q = `SELECT a.stock, a.remaining, a.paid, a.returned, a.released, a.closed_at IS NOT NULL,
 			(SELECT count(*) FROM activity.winners w WHERE w.activity_id = a.id AND w.delivered_at IS NULL AND w.delivery_error IS NULL),
 			(SELECT count(*) FROM activity.winners w WHERE w.activity_id = a.id AND w.delivery_error IS NOT NULL)
 		FROM activity.activities a WHERE a.id = $1`
 	st := Stats{ActivityID: id}
-	if err := s.pool.QueryRow(ctx, q, id).Scan(&st.Stock, &st.Remaining, &st.Undelivered, &st.Failed); err != nil {
+	if err := s.pool.QueryRow(ctx, q, id).Scan(&st.Stock, &st.Remaining, &st.Paid, &st.Returned, &st.Released, &st.Closed,
+		&st.Undelivered, &st.Failed); err != nil {
 		return Stats{}, db.Map(err, fmt.Sprintf("activity %d", id))
 	}
-	st.Sold = st.Stock - st.Remaining
+	st.Sold = st.Stock - st.Remaining - st.Released
 	return st, nil
 }

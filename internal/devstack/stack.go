@@ -86,6 +86,9 @@ func New(cfg Config) (*Stack, error) {
 		return nil, err
 	}
 	s.Activity.Env = append(s.Activity.Env, "PRODUCT_SERVICE_URL="+s.Product.URL, "ORDER_SERVICE_URL="+s.Order.URL)
+	// The order service reports settlements to the activity service; it
+	// starts first, and its relay retries until the activity is up.
+	s.Order.Env = append(s.Order.Env, "ACTIVITY_SERVICE_URL="+s.Activity.URL)
 	for _, p := range s.Procs() {
 		p.Env = append(p.Env, "ADMIN_TOKEN="+s.AdminToken, "SERVICE_TOKEN="+s.ServiceToken)
 		p.Env = append(p.Env, cfg.Env...)

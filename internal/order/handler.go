@@ -1,6 +1,7 @@
 package order
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/google/uuid"
@@ -210,27 +211,63 @@ func handleGetOrder(s *Store, a *auth.Authenticator) http.HandlerFunc {
 // handlePayOrder handles POST /orders/{id}/pay.
 //
 //	@Summary		Pay an order
-//	@Description	Paying a paid order again answers the same; a cancelled order cannot be paid.
+//	@Description	The buyer names themselves in the body; with USER_JWT_SECRET set, the buyer is the token's user (the body may then be omitted, and a user_id other than the token's is 403). Another user than the order's gets 403. Paying a paid order again answers the same order. A cancelled or expired order cannot be paid (409), and an order past its pay_by expires instead of being paid (409).
 //	@Tags			orders
+//	@Accept			json
 //	@Produce		json
-//	@Param			id	path		string	true	"order id (UUID)"
-//	@Success		200	{object}	httpx.Envelope{data=Order}
-//	@Failure		400	{object}	httpx.ErrorEnvelope
-//	@Failure		404	{object}	httpx.ErrorEnvelope
-//	@Failure		409	{object}	httpx.ErrorEnvelope	"cancelled"
+//	@Param			id		path		string			true	"order id (UUID)"
+//	@Param			buyer	body		BuyerRequest	false	"the paying user"
+//	@Success		200		{object}	httpx.Envelope{data=Order}
+//	@Failure		400		{object}	httpx.ErrorEnvelope
+//	@Failure		403		{object}	httpx.ErrorEnvelope	"not the buyer's order, another user's token, or a credential that is not a buyer's"
+//	@Failure		404		{object}	httpx.ErrorEnvelope
+//	@Failure		409		{object}	httpx.ErrorEnvelope	"cancelled, expired, or past pay_by"
 //	@Security		Bearer
 //	@Failure		401	{object}	httpx.ErrorEnvelope	"with USER_JWT_SECRET set: no valid buyer token; the answer carries WWW-Authenticate: Bearer"
 //	@Header			401	{string}	WWW-Authenticate	"Bearer realm=seckill"
-//	@Failure		403	{object}	httpx.ErrorEnvelope	"another user's token, or a credential that is not a buyer's"
+//	@Failure		415	{object}	httpx.ErrorEnvelope	"a body declared as anything but application/json"
 //	@Router			/orders/{id}/pay [post]
 func handlePayOrder(s *Store, a *auth.Authenticator) http.HandlerFunc {
+	return handleSettle(s.Pay, a)
+}
+
+// handleCancelOrder handles POST /orders/{id}/cancel.
+//
+//	@Summary		Cancel an order
+//	@Description	The buyer names themselves as for pay. The order's unit goes back to its activity (on sale again while the sale runs, else to the product's inventory), and the buyer cannot win again in that activity. Cancelling a cancelled order again answers the same order. A paid or expired order cannot be cancelled (409), and an order past its pay_by expires instead (409).
+//	@Tags			orders
+//	@Accept			json
+//	@Produce		json
+//	@Param			id		path		string			true	"order id (UUID)"
+//	@Param			buyer	body		BuyerRequest	false	"the cancelling user"
+//	@Success		200		{object}	httpx.Envelope{data=Order}
+//	@Failure		400		{object}	httpx.ErrorEnvelope
+//	@Failure		403		{object}	httpx.ErrorEnvelope	"not the buyer's order, another user's token, or a credential that is not a buyer's"
+//	@Failure		404		{object}	httpx.ErrorEnvelope
+//	@Failure		409		{object}	httpx.ErrorEnvelope	"paid, expired, or past pay_by"
+//	@Security		Bearer
+//	@Failure		401	{object}	httpx.ErrorEnvelope	"with USER_JWT_SECRET set: no valid buyer token; the answer carries WWW-Authenticate: Bearer"
+//	@Header			401	{string}	WWW-Authenticate	"Bearer realm=seckill"
+//	@Failure		415	{object}	httpx.ErrorEnvelope	"a body declared as anything but application/json"
+//	@Router			/orders/{id}/cancel [post]
+func handleCancelOrder(s *Store, a *auth.Authenticator) http.HandlerFunc {
+	return handleSettle(s.Cancel, a)
+}
+
+// handleSettle is the shape of pay and cancel: learn the buyer, settle.
+func handleSettle(settle func(ctx context.Context, id uuid.UUID, user int64) (Order, error), a *auth.Authenticator) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		o, err := ownOrder(r, s, a)
+		id, err := pathOrderID(r)
 		if err != nil {
 			httpx.Error(w, r, err)
 			return
 		}
-		o, err = s.Pay(r.Context(), o.ID)
+		user, err := buyerOf(w, r, a)
+		if err != nil {
+			httpx.Error(w, r, err)
+			return
+		}
+		o, err := settle(r.Context(), id, user)
 		if err != nil {
 			httpx.Error(w, r, err)
 			return
@@ -239,32 +276,16 @@ func handlePayOrder(s *Store, a *auth.Authenticator) http.HandlerFunc {
 	}
 }
 
-// handleDeleteOrder handles DELETE /orders/{id}.
-//
-//	@Summary	Delete an order
-//	@Tags		orders
-//	@Produce	json
-//	@Param		id	path		string	true	"order id (UUID)"
-//	@Success	200	{object}	httpx.Envelope{data=object}
-//	@Failure	400	{object}	httpx.ErrorEnvelope
-//	@Failure	404	{object}	httpx.ErrorEnvelope
-//	@Failure	409	{object}	httpx.ErrorEnvelope	"paid orders cannot be deleted"
-//	@Security	Bearer
-//	@Failure	401	{object}	httpx.ErrorEnvelope	"with USER_JWT_SECRET set: no valid buyer token; the answer carries WWW-Authenticate: Bearer"
-//	@Header		401	{string}	WWW-Authenticate	"Bearer realm=seckill"
-//	@Failure	403	{object}	httpx.ErrorEnvelope	"another user's token, or a credential that is not a buyer's"
-//	@Router		/orders/{id} [delete]
-func handleDeleteOrder(s *Store, a *auth.Authenticator) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		o, err := ownOrder(r, s, a)
-		if err != nil {
-			httpx.Error(w, r, err)
-			return
-		}
-		if err := s.Delete(r.Context(), o.ID); err != nil {
-			httpx.Error(w, r, err)
-			return
-		}
-		httpx.OK(w, map[string]string{"id": o.ID.String()})
+// buyerOf returns the user a pay or cancel request acts for: the buyer
+// token's user when the body is empty, else the body's user_id, which a
+// buyer token must match.
+func buyerOf(w http.ResponseWriter, r *http.Request, a *auth.Authenticator) (int64, error) {
+	if c := auth.From(r.Context()); c.Role == auth.Buyer && r.ContentLength == 0 {
+		return c.UserID, nil
 	}
+	in, err := httpx.Decode[BuyerRequest](w, r)
+	if err != nil {
+		return 0, err
+	}
+	return in.UserID, a.Permit(r.Context(), in.UserID)
 }

@@ -10,11 +10,14 @@ import (
 	"github.com/seckill/seckill/internal/platform/money"
 )
 
-// Order statuses.
+// Order statuses. An order is created, then exactly one of paid,
+// cancelled (by its buyer) or expired (unpaid at its pay_by); the last
+// three are final.
 const (
 	StatusCreated   = "created"
 	StatusPaid      = "paid"
 	StatusCancelled = "cancelled"
+	StatusExpired   = "expired"
 )
 
 // Order is what a winner gets.
@@ -25,9 +28,12 @@ type Order struct {
 	ProductID  int64       `json:"product_id" example:"1"`
 	Quantity   int         `json:"quantity" example:"1"`
 	Price      money.Cents `json:"price" swaggertype:"number" example:"9.99"`
-	Status     string      `json:"status" enums:"created,paid,cancelled" example:"created"`
-	CreatedAt  time.Time   `json:"created_at"`
-	UpdatedAt  time.Time   `json:"updated_at"`
+	Status     string      `json:"status" enums:"created,paid,cancelled,expired" example:"created"`
+	// PayBy is the payment deadline: a created order still unpaid then
+	// expires, and its unit goes back on sale.
+	PayBy     time.Time `json:"pay_by" example:"2026-11-11T00:15:00Z"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // CreateRequest is one order to record, as the activity service sends it.
@@ -120,4 +126,28 @@ type BatchResult struct {
 	Created   int         `json:"created"`
 	Existing  int         `json:"existing"`
 	Conflicts int         `json:"conflicts"`
+}
+
+// BuyerRequest is the body of POST /orders/{id}/pay and
+// POST /orders/{id}/cancel: the buyer names themselves.
+type BuyerRequest struct {
+	UserID int64 `json:"user_id" example:"10001"`
+}
+
+// Valid checks a buyer request.
+func (b BuyerRequest) Valid() errs.FieldErrors {
+	p := errs.FieldErrors{}
+	if b.UserID <= 0 {
+		p["user_id"] = "is required and must be a positive integer"
+	}
+	return p
+}
+
+// Settlement is an order's final status as the activity service is told
+// it: paid counts the unit as sold, cancelled and expired give it back.
+type Settlement struct {
+	OrderID    uuid.UUID `json:"order_id"`
+	ActivityID int64     `json:"activity_id"`
+	UserID     int64     `json:"user_id"`
+	Status     string    `json:"status"`
 }

@@ -3,6 +3,7 @@ package order
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -15,24 +16,46 @@ import (
 // Store reads and writes orders in the orders schema.
 type Store struct {
 	pool *pgxpool.Pool
+	opt  StoreOptions
+}
+
+// StoreOptions tune a Store.
+type StoreOptions struct {
+	// PayTimeout is how long a new order may stay unpaid (default 15m).
+	PayTimeout time.Duration
+	// OnSettle, when set, is called after a commit that moved n orders
+	// to the final status: paid, cancelled or expired. Metrics count
+	// them; the settlement relay wakes up.
+	OnSettle func(status string, n int)
 }
 
 // NewStore returns a Store on pool.
-func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+func NewStore(pool *pgxpool.Pool, opt StoreOptions) *Store {
+	if opt.PayTimeout <= 0 {
+		opt.PayTimeout = 15 * time.Minute
+	}
+	if opt.OnSettle == nil {
+		opt.OnSettle = func(string, int) {}
+	}
+	return &Store{pool: pool, opt: opt}
+}
 
-const orderColumns = `id, user_id, activity_id, product_id, quantity, (price * 100)::bigint, status, created_at, updated_at`
+const orderColumns = `id, user_id, activity_id, product_id, quantity, (price * 100)::bigint, status, pay_by, created_at, updated_at`
 
 func scanOrder(row pgx.Row) (Order, error) {
 	var o Order
-	err := row.Scan(&o.ID, &o.UserID, &o.ActivityID, &o.ProductID, &o.Quantity, &o.Price, &o.Status, &o.CreatedAt, &o.UpdatedAt)
+	err := row.Scan(&o.ID, &o.UserID, &o.ActivityID, &o.ProductID, &o.Quantity, &o.Price, &o.Status, &o.PayBy,
+		&o.CreatedAt, &o.UpdatedAt)
 	return o, err
 }
 
 // insertOrders inserts every order that conflicts with no existing one, on
 // either the id or the (user, activity) pair, and returns the ids inserted.
 // Concurrent inserts of the same order wait for each other and then skip.
-const insertOrders = `INSERT INTO orders.orders (id, user_id, activity_id, product_id, quantity, price)
-	SELECT id, u, a, p, q, c::numeric / 100
+// The payment deadline $7 (microseconds) runs from the order's creation
+// here, so an order that reached this service late still gets all of it.
+const insertOrders = `INSERT INTO orders.orders (id, user_id, activity_id, product_id, quantity, price, pay_by)
+	SELECT id, u, a, p, q, c::numeric / 100, now() + $7::bigint * interval '1 microsecond'
 	FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bigint[], $5::int[], $6::bigint[]) AS t(id, u, a, p, q, c)
 	ON CONFLICT DO NOTHING
 	RETURNING id`
@@ -64,7 +87,7 @@ func (s *Store) CreateBatch(ctx context.Context, in []CreateRequest) (_ BatchRes
 	}
 	var res BatchResult
 	err = db.Transact(ctx, s.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, insertOrders, ids, users, acts, prods, qtys, prices)
+		rows, err := tx.Query(ctx, insertOrders, ids, users, acts, prods, qtys, prices, s.opt.PayTimeout.Microseconds())
 		if err != nil {
 			return db.Map(err, "orders")
 		}
@@ -171,43 +194,126 @@ func (s *Store) List(ctx context.Context, f Filter) (_ []Order, _ int64, err err
 	return out, total, nil
 }
 
-// Pay marks order id paid. Paying a paid order again changes nothing; a
-// cancelled order cannot be paid.
-func (s *Store) Pay(ctx context.Context, id uuid.UUID) (_ Order, err error) {
-	defer errs.Annotate(&err, "Store.Pay(%s)", id)
+// Pay marks order id paid for its buyer user. Paying a paid order again
+// answers it unchanged; a cancelled or expired order cannot be paid, and
+// an order past its pay_by expires instead (Conflict either way).
+func (s *Store) Pay(ctx context.Context, id uuid.UUID, user int64) (Order, error) {
+	return s.settle(ctx, id, user, StatusPaid)
+}
+
+// Cancel marks order id cancelled for its buyer user, which gives its unit
+// back. Cancelling a cancelled order again answers it unchanged; a paid or
+// expired order cannot be cancelled, and an order past its pay_by expires
+// instead (Conflict either way).
+func (s *Store) Cancel(ctx context.Context, id uuid.UUID, user int64) (Order, error) {
+	return s.settle(ctx, id, user, StatusCancelled)
+}
+
+// settle moves order id from created to status to on behalf of user. The
+// row lock orders it with the sweeper, which skips locked rows, and with
+// the buyer's other requests.
+func (s *Store) settle(ctx context.Context, id uuid.UUID, user int64, to string) (_ Order, err error) {
+	defer errs.Annotate(&err, "Store.settle(%s, user %d, %s)", id, user, to)
 	var o Order
+	var changed, expired bool
 	err = db.Transact(ctx, s.pool, func(tx pgx.Tx) error {
-		cur, err := scanOrder(tx.QueryRow(ctx, `SELECT `+orderColumns+` FROM orders.orders WHERE id = $1 FOR UPDATE`, id))
+		var due bool
+		row := tx.QueryRow(ctx, `SELECT `+orderColumns+`, pay_by <= now() FROM orders.orders WHERE id = $1 FOR UPDATE`, id)
+		err := row.Scan(&o.ID, &o.UserID, &o.ActivityID, &o.ProductID, &o.Quantity, &o.Price, &o.Status, &o.PayBy,
+			&o.CreatedAt, &o.UpdatedAt, &due)
 		if err != nil {
 			return db.Map(err, fmt.Sprintf("order %s", id))
 		}
-		switch cur.Status {
-		case StatusPaid:
-			o = cur
+		switch {
+		case o.UserID != user:
+			return errs.E(errs.Forbidden, "order %s is not user %d's", id, user)
+		case o.Status == to:
 			return nil
-		case StatusCancelled:
-			return errs.E(errs.Conflict, "order %s is cancelled and cannot be paid", id)
+		case o.Status != StatusCreated:
+			return errs.E(errs.Conflict, "order %s is %s and cannot be %s", id, o.Status, to)
+		case due:
+			// Past the deadline the order is expired, whoever asks first:
+			// the buyer's request does what the sweeper would have done.
+			to, expired = StatusExpired, true
 		}
-		o, err = scanOrder(tx.QueryRow(ctx, `UPDATE orders.orders SET status = 'paid', updated_at = now()
-			WHERE id = $1 RETURNING `+orderColumns, id))
+		changed = true
+		o, err = scanOrder(tx.QueryRow(ctx, `UPDATE orders.orders SET status = $2, updated_at = now()
+			WHERE id = $1 RETURNING `+orderColumns, id, to))
 		return db.Map(err, fmt.Sprintf("order %s", id))
 	})
+	if err == nil && changed {
+		s.opt.OnSettle(to, 1)
+	}
+	if err == nil && expired {
+		return Order{}, errs.E(errs.Conflict, "order %s expired at %s, unpaid; its unit went back on sale", id, o.PayBy.Format(time.RFC3339))
+	}
 	return o, err
 }
 
-// Delete removes order id unless it is paid.
-func (s *Store) Delete(ctx context.Context, id uuid.UUID) (err error) {
-	defer errs.Annotate(&err, "Store.Delete(%s)", id)
-	return db.Transact(ctx, s.pool, func(tx pgx.Tx) error {
-		var status string
-		err := tx.QueryRow(ctx, `SELECT status FROM orders.orders WHERE id = $1 FOR UPDATE`, id).Scan(&status)
-		if err != nil {
-			return db.Map(err, fmt.Sprintf("order %s", id))
-		}
-		if status == StatusPaid {
-			return errs.E(errs.Conflict, "order %s is paid and cannot be deleted", id)
-		}
-		_, err = tx.Exec(ctx, `DELETE FROM orders.orders WHERE id = $1`, id)
-		return db.Map(err, fmt.Sprintf("order %s", id))
+// expireDue expires up to $1 created orders past their pay_by. SKIP LOCKED
+// lets several order-service instances sweep at once, each taking rows the
+// others do not hold, and never waits for a buyer paying right now: the
+// buyer's transaction sees the deadline itself.
+const expireDue = `UPDATE orders.orders o SET status = 'expired', updated_at = now()
+	FROM (SELECT id FROM orders.orders WHERE status = 'created' AND pay_by <= now()
+		ORDER BY pay_by LIMIT $1 FOR UPDATE SKIP LOCKED) due
+	WHERE o.id = due.id
+	RETURNING o.id`
+
+// Expire expires up to limit created orders whose pay_by has passed and
+// returns how many it expired.
+func (s *Store) Expire(ctx context.Context, limit int) (int, error) {
+	tag, err := s.pool.Exec(ctx, expireDue, limit)
+	if err != nil {
+		return 0, db.Map(err, "orders")
+	}
+	n := int(tag.RowsAffected())
+	if n > 0 {
+		s.opt.OnSettle(StatusExpired, n)
+	}
+	return n, nil
+}
+
+// Unreported returns up to limit settled orders whose final status the
+// activity service has not confirmed, oldest settlement first.
+func (s *Store) Unreported(ctx context.Context, limit int) ([]Settlement, error) {
+	const q = `SELECT id, activity_id, user_id, status FROM orders.orders
+		WHERE status <> 'created' AND settled_reported_at IS NULL AND settle_error IS NULL
+		ORDER BY updated_at LIMIT $1`
+	rows, err := s.pool.Query(ctx, q, limit)
+	if err != nil {
+		return nil, db.Map(err, "orders")
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Settlement, error) {
+		var st Settlement
+		err := r.Scan(&st.OrderID, &st.ActivityID, &st.UserID, &st.Status)
+		return st, err
 	})
+}
+
+// MarkReported records that the activity service knows these orders'
+// final status.
+func (s *Store) MarkReported(ctx context.Context, ids []uuid.UUID) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := s.pool.Exec(ctx, `UPDATE orders.orders SET settled_reported_at = now()
+		WHERE id = ANY($1) AND settled_reported_at IS NULL`, ids)
+	return db.Map(err, "orders")
+}
+
+// MarkSettleFailed records that the activity service refused an order's
+// settlement for good, which takes it out of the outbox.
+func (s *Store) MarkSettleFailed(ctx context.Context, id uuid.UUID, reason string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE orders.orders SET settle_error = $2 WHERE id = $1`, id, reason)
+	return db.Map(err, "orders")
+}
+
+// Backlog counts the settled orders not yet reported to the activity
+// service.
+func (s *Store) Backlog(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM orders.orders
+		WHERE status <> 'created' AND settled_reported_at IS NULL AND settle_error IS NULL`).Scan(&n)
+	return n, db.Map(err, "orders")
 }

@@ -17,7 +17,7 @@ import (
 func TestStore_BatchReadsOnlyItsOwnOrders(t *testing.T) {
 	ctx := context.Background()
 	pool, _ := pgtest.NewPool(t)
-	s := NewStore(pool)
+	s := NewStore(pool, StoreOptions{})
 	price := money.Cents(999)
 	for round := range 20 {
 		in := make([]CreateRequest, 250)

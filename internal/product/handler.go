@@ -140,7 +140,7 @@ func handleUpdateProduct(s *Store) http.HandlerFunc {
 //	@Success	200	{object}	httpx.Envelope{data=object}
 //	@Failure	400	{object}	httpx.ErrorEnvelope
 //	@Failure	404	{object}	httpx.ErrorEnvelope
-//	@Failure	409	{object}	httpx.ErrorEnvelope	"the product has reservations"
+//	@Failure	409	{object}	httpx.ErrorEnvelope	"activities hold units of the product"
 //	@Security	Bearer
 //	@Failure	401	{object}	httpx.ErrorEnvelope	"no valid credential: send the admin token; the answer carries WWW-Authenticate: Bearer"
 //	@Header		401	{string}	WWW-Authenticate	"Bearer realm=seckill"
@@ -208,19 +208,20 @@ func handleReserve(s *Store) http.HandlerFunc {
 
 // handleRelease handles DELETE /products/{id}/reservations/{activity_id}.
 //
-//	@Summary	Release an activity's reservation
-//	@Tags		reservations
-//	@Produce	json
-//	@Param		id			path		int									true	"product id"
-//	@Param		activity_id	path		int									true	"activity id"
-//	@Success	200			{object}	httpx.Envelope{data=Reservation}	"the released reservation"
-//	@Failure	400			{object}	httpx.ErrorEnvelope
-//	@Failure	404			{object}	httpx.ErrorEnvelope
-//	@Security	Bearer
-//	@Failure	401	{object}	httpx.ErrorEnvelope	"no valid credential: send the service token; the answer carries WWW-Authenticate: Bearer"
-//	@Header		401	{string}	WWW-Authenticate	"Bearer realm=seckill"
-//	@Failure	403	{object}	httpx.ErrorEnvelope	"a valid credential that is not the service token (an administrator cannot do this either)"
-//	@Router		/products/{id}/reservations/{activity_id} [delete]
+//	@Summary		Release an activity's reservation
+//	@Description	The units the activity still holds (neither sold nor released) go back to inventory.
+//	@Tags			reservations
+//	@Produce		json
+//	@Param			id			path		int									true	"product id"
+//	@Param			activity_id	path		int									true	"activity id"
+//	@Success		200			{object}	httpx.Envelope{data=Reservation}	"the released reservation"
+//	@Failure		400			{object}	httpx.ErrorEnvelope
+//	@Failure		404			{object}	httpx.ErrorEnvelope
+//	@Security		Bearer
+//	@Failure		401	{object}	httpx.ErrorEnvelope	"no valid credential: send the service token; the answer carries WWW-Authenticate: Bearer"
+//	@Header			401	{string}	WWW-Authenticate	"Bearer realm=seckill"
+//	@Failure		403	{object}	httpx.ErrorEnvelope	"a valid credential that is not the service token (an administrator cannot do this either)"
+//	@Router			/products/{id}/reservations/{activity_id} [delete]
 func handleRelease(s *Store) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, err := httpx.PathID(r, "id")
@@ -234,6 +235,52 @@ func handleRelease(s *Store) http.HandlerFunc {
 			return
 		}
 		res, err := s.Release(r.Context(), id, activityID)
+		if err != nil {
+			httpx.Error(w, r, err)
+			return
+		}
+		httpx.OK(w, res)
+	}
+}
+
+// handleSettle handles PUT /products/{id}/reservations/{activity_id}/settlement.
+//
+//	@Summary		Settle units of an activity's reservation
+//	@Description	The activity reports running totals: sold (units of its paid orders) and released (units it gave back). The difference from the recorded totals moves from reserved to sold and to inventory, in one transaction. Totals only grow: a repeated or stale report changes nothing, so the call is idempotent.
+//	@Tags			reservations
+//	@Accept			json
+//	@Produce		json
+//	@Param			id			path		int									true	"product id"
+//	@Param			activity_id	path		int									true	"activity id"
+//	@Param			settlement	body		SettleRequest						true	"running totals"
+//	@Success		200			{object}	httpx.Envelope{data=Reservation}	"the reservation after the settlement"
+//	@Failure		400			{object}	httpx.ErrorEnvelope
+//	@Failure		404			{object}	httpx.ErrorEnvelope	"no such product or reservation"
+//	@Failure		409			{object}	httpx.ErrorEnvelope	"more units settled than reserved"
+//	@Security		Bearer
+//	@Failure		401	{object}	httpx.ErrorEnvelope	"no valid credential: send the service token; the answer carries WWW-Authenticate: Bearer"
+//	@Header			401	{string}	WWW-Authenticate	"Bearer realm=seckill"
+//	@Failure		403	{object}	httpx.ErrorEnvelope	"a valid credential that is not the service token (an administrator cannot do this either)"
+//	@Failure		415	{object}	httpx.ErrorEnvelope	"a body declared as anything but application/json"
+//	@Router			/products/{id}/reservations/{activity_id}/settlement [put]
+func handleSettle(s *Store) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := httpx.PathID(r, "id")
+		if err != nil {
+			httpx.Error(w, r, err)
+			return
+		}
+		activityID, err := httpx.PathID(r, "activity_id")
+		if err != nil {
+			httpx.Error(w, r, err)
+			return
+		}
+		in, err := httpx.Decode[SettleRequest](w, r)
+		if err != nil {
+			httpx.Error(w, r, err)
+			return
+		}
+		res, err := s.Settle(r.Context(), id, activityID, in)
 		if err != nil {
 			httpx.Error(w, r, err)
 			return

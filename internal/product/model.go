@@ -15,21 +15,29 @@ type Product struct {
 	Name        string      `json:"name" example:"Mechanical keyboard"`
 	Description string      `json:"description" example:"87 keys, brown switches"`
 	Price       money.Cents `json:"price" swaggertype:"number" example:"9.99"`
-	// Inventory counts the units available to sell or reserve.
+	// Inventory counts the free units: available to reserve.
 	Inventory int64 `json:"inventory" example:"100"`
-	// Reserved counts the units held for sale activities.
-	Reserved  int64     `json:"reserved" example:"10"`
+	// Reserved counts the units held by sale activities: unsold, or won
+	// by an order not yet paid.
+	Reserved int64 `json:"reserved" example:"10"`
+	// Sold counts the units paid for. Only an explicit inventory edit
+	// changes inventory + reserved + sold.
+	Sold      int64     `json:"sold" example:"5"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Reservation is a quantity of a product held for one sale activity.
 type Reservation struct {
-	ProductID  int64     `json:"product_id" example:"1"`
-	ActivityID int64     `json:"activity_id" example:"7"`
-	Quantity   int64     `json:"quantity" example:"10"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	ProductID  int64 `json:"product_id" example:"1"`
+	ActivityID int64 `json:"activity_id" example:"7"`
+	Quantity   int64 `json:"quantity" example:"10"`
+	// Sold counts the reserved units paid for, Released those given back
+	// to inventory; the rest (quantity - sold - released) is still held.
+	Sold      int64     `json:"sold" example:"6"`
+	Released  int64     `json:"released" example:"2"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // CreateRequest is the body of POST /products.
@@ -96,6 +104,27 @@ func (r ReserveRequest) Valid() errs.FieldErrors {
 	}
 	if r.Quantity <= 0 {
 		p["quantity"] = "must be a positive integer"
+	}
+	return p
+}
+
+// SettleRequest is the body of
+// PUT /products/{id}/reservations/{activity_id}/settlement: an activity's
+// running totals of the units of its reservation that were paid for and
+// that it gave back. Totals only grow; a smaller one than recorded is
+// stale and changes nothing.
+type SettleRequest struct {
+	Sold     *int64 `json:"sold" example:"6"`
+	Released *int64 `json:"released" example:"2"`
+}
+
+// Valid checks a settlement.
+func (r SettleRequest) Valid() errs.FieldErrors {
+	p := errs.FieldErrors{}
+	for name, v := range map[string]*int64{"sold": r.Sold, "released": r.Released} {
+		if v == nil || *v < 0 {
+			p[name] = "is required and must not be negative"
+		}
 	}
 	return p
 }

@@ -21,12 +21,20 @@ func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
 // Prices travel as whole cents and are converted in SQL, so no float ever
 // touches them: numeric / 100 and numeric * 100 are exact.
-const productColumns = `id, name, description, (price * 100)::bigint, inventory, reserved, created_at, updated_at`
+const productColumns = `id, name, description, (price * 100)::bigint, inventory, reserved, sold, created_at, updated_at`
 
 func scanProduct(row pgx.Row) (Product, error) {
 	var p Product
-	err := row.Scan(&p.ID, &p.Name, &p.Description, &p.Price, &p.Inventory, &p.Reserved, &p.CreatedAt, &p.UpdatedAt)
+	err := row.Scan(&p.ID, &p.Name, &p.Description, &p.Price, &p.Inventory, &p.Reserved, &p.Sold, &p.CreatedAt, &p.UpdatedAt)
 	return p, err
+}
+
+const reservationColumns = `product_id, activity_id, quantity, sold, released, created_at, updated_at`
+
+func scanReservation(row pgx.Row) (Reservation, error) {
+	var r Reservation
+	err := row.Scan(&r.ProductID, &r.ActivityID, &r.Quantity, &r.Sold, &r.Released, &r.CreatedAt, &r.UpdatedAt)
+	return r, err
 }
 
 // Create inserts a product.
@@ -65,7 +73,7 @@ func (s *Store) List(ctx context.Context, limit, offset int) (_ []Product, _ int
 	var total int64
 	for rows.Next() {
 		var p Product
-		if err := rows.Scan(&p.ID, &p.Name, &p.Description, &p.Price, &p.Inventory, &p.Reserved,
+		if err := rows.Scan(&p.ID, &p.Name, &p.Description, &p.Price, &p.Inventory, &p.Reserved, &p.Sold,
 			&p.CreatedAt, &p.UpdatedAt); err != nil {
 			return nil, 0, db.Map(err, "products")
 		}
@@ -105,7 +113,9 @@ func (s *Store) Update(ctx context.Context, id int64, in UpdateRequest) (_ Produ
 	return p, nil
 }
 
-// Delete removes product id, refusing while any activity holds a reservation.
+// Delete removes product id, refusing while any activity holds units of
+// it. Reservations whose every unit was sold or given back are history and
+// go with the product.
 func (s *Store) Delete(ctx context.Context, id int64) (err error) {
 	defer errs.Annotate(&err, "Store.Delete(%d)", id)
 	return db.Transact(ctx, s.pool, func(tx pgx.Tx) error {
@@ -115,11 +125,15 @@ func (s *Store) Delete(ctx context.Context, id int64) (err error) {
 			return db.Map(err, fmt.Sprintf("product %d", id))
 		}
 		var n int64
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM product.reservations WHERE product_id = $1`, id).Scan(&n); err != nil {
+		const held = `SELECT count(*) FROM product.reservations WHERE product_id = $1 AND quantity > sold + released`
+		if err := tx.QueryRow(ctx, held, id).Scan(&n); err != nil {
 			return db.Map(err, "reservations")
 		}
 		if reserved > 0 || n > 0 {
-			return errs.E(errs.Conflict, "product %d has %d units reserved by %d activities; release them first", id, reserved, n)
+			return errs.E(errs.Conflict, "product %d has %d units reserved by %d activities; they go back when the activities end", id, reserved, n)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM product.reservations WHERE product_id = $1`, id); err != nil {
+			return db.Map(err, "reservations")
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM product.products WHERE id = $1`, id); err != nil {
 			return db.Map(err, fmt.Sprintf("product %d", id))
@@ -143,14 +157,17 @@ func (s *Store) Reserve(ctx context.Context, id int64, in ReserveRequest) (res R
 		if err != nil {
 			return db.Map(err, fmt.Sprintf("product %d", id))
 		}
-		var held int64
-		err = tx.QueryRow(ctx, `SELECT quantity FROM product.reservations WHERE product_id = $1 AND activity_id = $2`,
-			id, in.ActivityID).Scan(&held)
+		var held, settled int64
+		err = tx.QueryRow(ctx, `SELECT quantity, sold + released FROM product.reservations WHERE product_id = $1 AND activity_id = $2`,
+			id, in.ActivityID).Scan(&held, &settled)
 		switch {
 		case err == pgx.ErrNoRows:
 			created = true
 		case err != nil:
 			return db.Map(err, "reservation")
+		}
+		if in.Quantity < settled {
+			return errs.E(errs.Conflict, "activity %d has settled %d units of product %d; it cannot reserve fewer", in.ActivityID, settled, id)
 		}
 		delta := in.Quantity - held
 		if delta > inventory {
@@ -168,28 +185,72 @@ func (s *Store) Reserve(ctx context.Context, id int64, in ReserveRequest) (res R
 			ON CONFLICT (product_id, activity_id) DO UPDATE
 				SET quantity = EXCLUDED.quantity,
 				    updated_at = CASE WHEN reservations.quantity = EXCLUDED.quantity THEN reservations.updated_at ELSE now() END
-			RETURNING product_id, activity_id, quantity, created_at, updated_at`
-		return db.Map(tx.QueryRow(ctx, ups, id, in.ActivityID, in.Quantity).
-			Scan(&res.ProductID, &res.ActivityID, &res.Quantity, &res.CreatedAt, &res.UpdatedAt), "reservation")
+			RETURNING ` + reservationColumns
+		res, err = scanReservation(tx.QueryRow(ctx, ups, id, in.ActivityID, in.Quantity))
+		return db.Map(err, "reservation")
 	})
 	return res, created, err
 }
 
-// Release returns an activity's reserved units of product id to inventory.
+// Release ends an activity's reservation of product id: the units it
+// still holds (neither sold nor released) go back to inventory.
 func (s *Store) Release(ctx context.Context, id, activityID int64) (_ Reservation, err error) {
 	defer errs.Annotate(&err, "Store.Release(%d, activity %d)", id, activityID)
 	var res Reservation
 	err = db.Transact(ctx, s.pool, func(tx pgx.Tx) error {
-		const del = `DELETE FROM product.reservations WHERE product_id = $1 AND activity_id = $2
-			RETURNING product_id, activity_id, quantity, created_at, updated_at`
-		err := tx.QueryRow(ctx, del, id, activityID).Scan(&res.ProductID, &res.ActivityID, &res.Quantity, &res.CreatedAt, &res.UpdatedAt)
+		const del = `DELETE FROM product.reservations WHERE product_id = $1 AND activity_id = $2 RETURNING ` + reservationColumns
+		var err error
+		res, err = scanReservation(tx.QueryRow(ctx, del, id, activityID))
 		if err != nil {
 			return db.Map(err, fmt.Sprintf("reservation of product %d for activity %d", id, activityID))
 		}
 		const upd = `UPDATE product.products SET inventory = inventory + $2, reserved = reserved - $2, updated_at = now()
 			WHERE id = $1`
-		_, err = tx.Exec(ctx, upd, id, res.Quantity)
+		_, err = tx.Exec(ctx, upd, id, res.Quantity-res.Sold-res.Released)
 		return db.Map(err, fmt.Sprintf("product %d", id))
+	})
+	return res, err
+}
+
+// Settle records an activity's running totals of its reservation of
+// product id: units paid for move from reserved to sold, units given back
+// from reserved to inventory, in one transaction, so inventory + reserved +
+// sold never changes. Totals only grow: each is raised to the larger of the
+// recorded and the reported value, which makes repeated, concurrent and
+// reordered reports harmless.
+func (s *Store) Settle(ctx context.Context, id, activityID int64, in SettleRequest) (_ Reservation, err error) {
+	defer errs.Annotate(&err, "Store.Settle(%d, activity %d)", id, activityID)
+	var res Reservation
+	err = db.Transact(ctx, s.pool, func(tx pgx.Tx) error {
+		// The product's lock first, as Reserve takes it: one order of
+		// locks for every writer of a reservation.
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM product.products WHERE id = $1 FOR UPDATE`, id); err != nil {
+			return db.Map(err, fmt.Sprintf("product %d", id))
+		}
+		cur, err := scanReservation(tx.QueryRow(ctx, `SELECT `+reservationColumns+` FROM product.reservations
+			WHERE product_id = $1 AND activity_id = $2`, id, activityID))
+		if err != nil {
+			return db.Map(err, fmt.Sprintf("reservation of product %d for activity %d", id, activityID))
+		}
+		sold, released := max(cur.Sold, *in.Sold), max(cur.Released, *in.Released)
+		if sold+released > cur.Quantity {
+			return errs.E(errs.Conflict, "activity %d reports %d units sold and %d released of the %d it reserved of product %d",
+				activityID, sold, released, cur.Quantity, id)
+		}
+		dSold, dReleased := sold-cur.Sold, released-cur.Released
+		if dSold == 0 && dReleased == 0 {
+			res = cur
+			return nil
+		}
+		const upd = `UPDATE product.products
+			SET reserved = reserved - $2 - $3, sold = sold + $2, inventory = inventory + $3, updated_at = now()
+			WHERE id = $1`
+		if _, err := tx.Exec(ctx, upd, id, dSold, dReleased); err != nil {
+			return db.Map(err, fmt.Sprintf("product %d", id))
+		}
+		res, err = scanReservation(tx.QueryRow(ctx, `UPDATE product.reservations SET sold = $3, released = $4, updated_at = now()
+			WHERE product_id = $1 AND activity_id = $2 RETURNING `+reservationColumns, id, activityID, sold, released))
+		return db.Map(err, "reservation")
 	})
 	return res, err
 }

@@ -54,12 +54,15 @@ func BuyerToken(t testing.TB, secret string, user int64, ttl time.Duration) stri
 }
 
 // Start runs run with env (HTTP_ADDR defaults to 127.0.0.1:0, ACCESS_LOG
-// to false, ADMIN_TOKEN and SERVICE_TOKEN to the constants above) and waits
-// until it serves /healthz. The service is stopped when t ends.
+// to false, ADMIN_TOKEN and SERVICE_TOKEN to the constants above, and
+// ACTIVITY_SERVICE_URL to an address nothing answers, so that an order
+// service a test starts alone never reports to a stack running on this
+// machine) and waits until it serves /healthz. The service is stopped when
+// t ends.
 func Start(t testing.TB, run RunFunc, env map[string]string) *Service {
 	t.Helper()
 	vars := map[string]string{"HTTP_ADDR": "127.0.0.1:0", "ACCESS_LOG": "false", "LOG_LEVEL": "warn", "JAEGER_DISABLED": "true",
-		"ADMIN_TOKEN": AdminToken, "SERVICE_TOKEN": ServiceToken}
+		"ADMIN_TOKEN": AdminToken, "SERVICE_TOKEN": ServiceToken, "ACTIVITY_SERVICE_URL": "http://127.0.0.1:1"}
 	for k, v := range env {
 		vars[k] = v
 	}
