@@ -127,8 +127,9 @@ func authorize(req *http.Request) {
 	switch {
 	case strings.Contains(p, "/reservations"), req.Method == "POST" && (p == "/orders" || p == "/orders/batch"):
 		req.Header.Set("Authorization", "Bearer "+svctest.ServiceToken)
-	case req.Method == "POST" && (strings.HasSuffix(p, "/seckill") || strings.HasSuffix(p, "/pay")),
-		req.Method == "DELETE" && strings.HasPrefix(p, "/orders/"):
+	case strings.HasSuffix(p, "/settlement"), req.Method == "POST" && p == "/activities/settlements":
+		req.Header.Set("Authorization", "Bearer "+svctest.ServiceToken)
+	case req.Method == "POST" && (strings.HasSuffix(p, "/seckill") || strings.HasSuffix(p, "/pay") || strings.HasSuffix(p, "/cancel")):
 	default:
 		req.Header.Set("Authorization", "Bearer "+svctest.AdminToken)
 	}

@@ -217,7 +217,8 @@ func TestInjection_TextIsStoredLiterally(t *testing.T) {
 			{"POST", P + "/products/" + pe + "/reservations"}, {"DELETE", pu + "/reservations/" + pe},
 			{"GET", A + "/activities/" + pe}, {"PUT", A + "/activities/" + pe}, {"DELETE", A + "/activities/" + pe},
 			{"POST", A + "/activities/" + pe + "/seckill"}, {"GET", au + "/seckill/" + pe}, {"GET", A + "/activities/" + pe + "/stats"},
-			{"GET", O + "/orders/" + pe}, {"POST", O + "/orders/" + pe + "/pay"}, {"DELETE", O + "/orders/" + pe},
+			{"GET", O + "/orders/" + pe}, {"POST", O + "/orders/" + pe + "/pay"}, {"POST", O + "/orders/" + pe + "/cancel"},
+			{"PUT", pu + "/reservations/" + pe + "/settlement"},
 		} {
 			var body any
 			switch c.method {

@@ -75,8 +75,10 @@ func TestOutage_DatabaseStoppedUnderLoad(t *testing.T) {
 			{"POST", P + "/products/1/reservations", `{"activity_id":999,"quantity":1}`},
 			{"DELETE", P + "/products/1/reservations/999", ""},
 			{"GET", O + "/orders?activity_id=1", ""},
-			{"POST", O + "/orders/" + uuid.NewString() + "/pay", ""},
-			{"DELETE", O + "/orders/" + uuid.NewString(), ""},
+			{"PUT", P + "/products/1/reservations/999/settlement", `{"sold":0,"released":0}`},
+			{"POST", A + "/activities/settlements", fmt.Sprintf(`{"settlements":[{"order_id":%q,"activity_id":1,"user_id":1,"status":"paid"}]}`, uuid.NewString())},
+			{"POST", O + "/orders/" + uuid.NewString() + "/pay", `{"user_id":1}`},
+			{"POST", O + "/orders/" + uuid.NewString() + "/cancel", `{"user_id":1}`},
 			{"GET", O + "/orders/" + uuid.NewString(), ""},
 			{"POST", O + "/orders", fmt.Sprintf(`{"id":%q,"user_id":1,"activity_id":1,"product_id":1,"quantity":1,"price":1}`, uuid.NewString())},
 		} {
