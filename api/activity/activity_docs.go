@@ -458,7 +458,7 @@ const docTemplateactivity = `{
                         "Bearer": []
                     }
                 ],
-                "description": "Answers whether the user got the item. A win is answered only after it is committed. A user's repeat request answers already_won with the same order_id; requests after the stock is gone answer sold_out from memory.",
+                "description": "Answers whether the user got the item. A win is answered only after it is committed. A user's repeat request answers already_won with the same order_id; requests after the stock is gone answer sold_out from memory. A user whose order was cancelled or expired answers forfeited (won false) and cannot win again; the unit they gave back is on sale again on every instance within 2 s.",
                 "consumes": [
                     "application/json"
                 ],
@@ -564,7 +564,7 @@ const docTemplateactivity = `{
                         "Bearer": []
                     }
                 ],
-                "description": "Read from the database, so it answers the same after any restart.",
+                "description": "Read from the database, so it answers the same after any restart. status is won (the user holds a unit: the order is created or paid), forfeited (won, then the order was cancelled or expired: won is false and the user cannot win again here) or none.",
                 "produces": [
                     "application/json"
                 ],
@@ -877,11 +877,22 @@ const docTemplateactivity = `{
                     "type": "string",
                     "example": "0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10"
                 },
+                "status": {
+                    "description": "Status is won, forfeited (won, then the order was cancelled or\nexpired: the user cannot win again here) or none.",
+                    "type": "string",
+                    "enum": [
+                        "won",
+                        "forfeited",
+                        "none"
+                    ],
+                    "example": "won"
+                },
                 "user_id": {
                     "type": "integer",
                     "example": 10001
                 },
                 "won": {
+                    "description": "Won reports whether the user holds a unit: won, and the order is\nnot cancelled or expired.",
                     "type": "boolean",
                     "example": true
                 }
@@ -914,7 +925,8 @@ const docTemplateactivity = `{
                         "already_won",
                         "sold_out",
                         "not_started",
-                        "ended"
+                        "ended",
+                        "forfeited"
                     ],
                     "example": "won"
                 },

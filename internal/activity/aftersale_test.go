@@ -3,6 +3,10 @@ package activity_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +24,8 @@ type sale3 struct {
 	*stack
 	activities []string
 	order      string
+	orderEnv   map[string]string
+	orderSvc   *svctest.Service
 }
 
 func newSale3(t *testing.T, n int, orderEnv map[string]string) *sale3 {
@@ -42,8 +48,26 @@ func newSale3(t *testing.T, n int, orderEnv map[string]string) *sale3 {
 	for k, v := range orderEnv {
 		env[k] = v
 	}
-	out.order = svctest.Start(t, order.Run, env).URL
+	out.orderEnv = env
+	out.orderSvc = svctest.Start(t, order.Run, env)
+	out.order = out.orderSvc.URL
 	return out
+}
+
+// pauseOrders stops the order service: wins wait in the activity's outbox
+// and their orders (and payment deadlines) start when resumeOrders brings
+// it back on the same address. A crowd on a busy machine takes longer than
+// a test's short payment timeout.
+func (s *sale3) pauseOrders(t *testing.T) {
+	t.Helper()
+	if err := s.orderSvc.Stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (s *sale3) resumeOrders(t *testing.T) {
+	t.Helper()
+	s.orderSvc = svctest.Start(t, order.Run, s.orderEnv)
 }
 
 // saleOf creates a product with inventory units and an activity of stock
@@ -97,6 +121,23 @@ func units(t *testing.T, base string, product, total int64) (inventory, reserved
 			inventory+reserved+sold, total)
 	}
 	return inventory, reserved, sold
+}
+
+// metric reads one sample of a service's /metrics, 0 when absent.
+func metric(t *testing.T, base, name, labels string) float64 {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	m := regexp.MustCompile(`(?m)^` + name + `\{` + labels + `\} (\S+)$`).FindSubmatch(b)
+	if m == nil {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(string(m[1]), 64)
+	return v
 }
 
 // eventually polls cond until it holds or within passes.

@@ -174,7 +174,7 @@ func handleDeleteActivity(cat *Catalog) http.HandlerFunc {
 // handleOutcome handles GET /activities/{id}/seckill/{user_id}.
 //
 //	@Summary		A user's persisted outcome
-//	@Description	Read from the database, so it answers the same after any restart.
+//	@Description	Read from the database, so it answers the same after any restart. status is won (the user holds a unit: the order is created or paid), forfeited (won, then the order was cancelled or expired: won is false and the user cannot win again here) or none.
 //	@Tags			seckill
 //	@Produce		json
 //	@Param			id		path		int	true	"activity id"

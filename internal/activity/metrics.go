@@ -45,7 +45,7 @@ func newSaleMetrics(m *metrics.Metrics, store *Store, outbox *Outbox) (*saleMetr
 		return nil, fmt.Errorf("register stock gauges: %w", err)
 	}
 	sm := &saleMetrics{outcomes: map[seckill.Status]prometheus.Counter{}, batch: batch.WithLabelValues()}
-	for _, s := range []seckill.Status{seckill.Won, seckill.AlreadyWon, seckill.SoldOut, seckill.NotStarted, seckill.Ended} {
+	for _, s := range []seckill.Status{seckill.Won, seckill.AlreadyWon, seckill.SoldOut, seckill.NotStarted, seckill.Ended, seckill.Forfeited} {
 		sm.outcomes[s] = outcomes.WithLabelValues(string(s))
 	}
 	return sm, nil

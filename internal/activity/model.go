@@ -103,17 +103,25 @@ type SeckillResult struct {
 	ActivityID int64  `json:"activity_id" example:"1"`
 	UserID     int64  `json:"user_id" example:"10001"`
 	Won        bool   `json:"won" example:"true"`
-	Status     string `json:"status" enums:"won,already_won,sold_out,not_started,ended" example:"won"`
+	Status     string `json:"status" enums:"won,already_won,sold_out,not_started,ended,forfeited" example:"won"`
 	OrderID    string `json:"order_id,omitempty" example:"0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10"`
 }
 
 // Outcome is a user's persisted result in an activity.
 type Outcome struct {
-	ActivityID int64  `json:"activity_id" example:"1"`
-	UserID     int64  `json:"user_id" example:"10001"`
-	Won        bool   `json:"won" example:"true"`
-	OrderID    string `json:"order_id,omitempty" example:"0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10"`
+	ActivityID int64 `json:"activity_id" example:"1"`
+	UserID     int64 `json:"user_id" example:"10001"`
+	// Won reports whether the user holds a unit: won, and the order is
+	// not cancelled or expired.
+	Won bool `json:"won" example:"true"`
+	// Status is won, forfeited (won, then the order was cancelled or
+	// expired: the user cannot win again here) or none.
+	Status  string `json:"status" enums:"won,forfeited,none" example:"won"`
+	OrderID string `json:"order_id,omitempty" example:"0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10"`
 }
+
+// OutcomeNone is the status of a user with no win in the activity.
+const OutcomeNone = "none"
 
 // Stats is an activity's sale progress, as committed in the database.
 // While the sale runs, stock = remaining + sold; after its end,

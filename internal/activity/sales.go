@@ -45,8 +45,12 @@ func (s *Sales) Snapshot(ctx context.Context, id int64) (_ seckill.Snapshot, err
 // commit then read all the wins before it, a cost that grew with the sale.
 // LIMIT keeps the lateral subquery from being flattened into a join the
 // planner could turn into that same scan.
-const winnersAmong = `SELECT u.id, w.order_id FROM unnest($2::bigint[]) AS u(id)
-	CROSS JOIN LATERAL (SELECT order_id FROM activity.winners WHERE activity_id = $1 AND user_id = u.id LIMIT 1) w`
+const winnersAmong = `SELECT u.id, w.held FROM unnest($2::bigint[]) AS u(id)
+	CROSS JOIN LATERAL (SELECT ` + heldOrder + ` AS held FROM activity.winners WHERE activity_id = $1 AND user_id = u.id LIMIT 1) w`
+
+// heldOrder is a win's order id as the engine knows it: uuid.Nil once the
+// order was cancelled or expired, for a user who forfeited the unit.
+const heldOrder = `CASE WHEN settled IN ('cancelled', 'expired') THEN '00000000-0000-0000-0000-000000000000'::uuid ELSE order_id END`
 
 // Commit implements seckill.Store: one transaction decides every claim.
 // Locking the activity row first serialises commits of one activity across
@@ -109,7 +113,7 @@ func (s *Sales) Commit(ctx context.Context, id int64, claims []seckill.Claim) (o
 		}
 		for i, c := range claims {
 			if o, ok := existing[c.UserID]; ok {
-				outs[i] = seckill.Outcome{Status: seckill.AlreadyWon, OrderID: o}
+				outs[i] = held(o)
 			} else {
 				outs[i] = seckill.Outcome{Status: closed}
 			}
@@ -124,7 +128,7 @@ func (s *Sales) Commit(ctx context.Context, id int64, claims []seckill.Claim) (o
 	winOrders := make([]uuid.UUID, 0, cap(winUsers))
 	for i, c := range claims {
 		if o, ok := existing[c.UserID]; ok {
-			outs[i] = seckill.Outcome{Status: seckill.AlreadyWon, OrderID: o}
+			outs[i] = held(o)
 			continue
 		}
 		if int64(len(winUsers)) >= remaining {
@@ -181,6 +185,15 @@ func (s *Sales) Commit(ctx context.Context, id int64, claims []seckill.Claim) (o
 // window is where the database's clock stands in an activity's sale window.
 type window struct{ notStarted, ended bool }
 
+// held answers a claim of a user who won before: already won with the
+// order id, or forfeited when heldOrder says the unit was given back.
+func held(orderID uuid.UUID) seckill.Outcome {
+	if orderID == uuid.Nil {
+		return seckill.Outcome{Status: seckill.Forfeited}
+	}
+	return seckill.Outcome{Status: seckill.AlreadyWon, OrderID: orderID}
+}
+
 // readLockedState reads the results of Commit's opening batch: the
 // activity's remaining stock into *remaining, its window into *w, and the
 // batch's users who already won.
@@ -223,7 +236,7 @@ func (s *Sales) Resolve(ctx context.Context, id int64, users []int64) (_ map[int
 	defer errs.Annotate(&err, "Sales.Resolve(%d, %d users)", id, len(users))
 	var rows pgx.Rows
 	if users == nil {
-		rows, err = s.pool.Query(ctx, `SELECT user_id, order_id FROM activity.winners WHERE activity_id = $1`, id)
+		rows, err = s.pool.Query(ctx, `SELECT user_id, `+heldOrder+` FROM activity.winners WHERE activity_id = $1`, id)
 	} else {
 		rows, err = s.pool.Query(ctx, winnersAmong, id, users)
 	}
@@ -246,16 +259,21 @@ func (s *Sales) Resolve(ctx context.Context, id int64, users []int64) (_ map[int
 // Outcome returns user's persisted result in activity id.
 func (s *Sales) Outcome(ctx context.Context, id, user int64) (_ Outcome, err error) {
 	defer errs.Annotate(&err, "Sales.Outcome(%d, %d)", id, user)
-	const q = `SELECT w.order_id FROM activity.activities a
+	const q = `SELECT w.order_id, w.settled FROM activity.activities a
 		LEFT JOIN activity.winners w ON w.activity_id = a.id AND w.user_id = $2
 		WHERE a.id = $1`
 	var oid *uuid.UUID
-	if err := s.pool.QueryRow(ctx, q, id, user).Scan(&oid); err != nil {
+	var settled *string
+	if err := s.pool.QueryRow(ctx, q, id, user).Scan(&oid, &settled); err != nil {
 		return Outcome{}, db.Map(err, fmt.Sprintf("activity %d", id))
 	}
-	o := Outcome{ActivityID: id, UserID: user, Won: oid != nil}
-	if oid != nil {
-		o.OrderID = oid.String()
+	o := Outcome{ActivityID: id, UserID: user, Status: OutcomeNone}
+	switch {
+	case oid == nil:
+	case settled != nil && (*settled == SettledCancelled || *settled == SettledExpired):
+		o.Status = string(seckill.Forfeited)
+	default:
+		o.Won, o.Status, o.OrderID = true, string(seckill.Won), oid.String()
 	}
 	return o, nil
 }

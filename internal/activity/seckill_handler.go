@@ -28,7 +28,7 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }
 // handleSeckill handles POST /activities/{id}/seckill.
 //
 //	@Summary		Try to buy the activity's item
-//	@Description	Answers whether the user got the item. A win is answered only after it is committed. A user's repeat request answers already_won with the same order_id; requests after the stock is gone answer sold_out from memory.
+//	@Description	Answers whether the user got the item. A win is answered only after it is committed. A user's repeat request answers already_won with the same order_id; requests after the stock is gone answer sold_out from memory. A user whose order was cancelled or expired answers forfeited (won false) and cannot win again; the unit they gave back is on sale again on every instance within 2 s.
 //	@Tags			seckill
 //	@Accept			json
 //	@Produce		json

@@ -64,7 +64,7 @@ func TestAuth_BuyersActOnTheirOwnOrders(t *testing.T) {
 		svctest.CheckDenied(t, svctest.DoAs(t, me, "POST", other+"/pay", nil), 403)
 		svctest.CheckDenied(t, svctest.DoAs(t, me, "POST", other+"/cancel", nil), 403)
 		svctest.CheckDenied(t, svctest.DoAs(t, me, "POST", other+"/pay", map[string]any{"user_id": 2}), 403) // naming the other user
-		svctest.CheckDenied(t, svctest.Do(t, "POST", other+"/pay", nil), 403) // an administrator does not pay for buyers
+		svctest.CheckDenied(t, svctest.Do(t, "POST", other+"/pay", nil), 403)                                // an administrator does not pay for buyers
 		if r := svctest.Do(t, "GET", other, nil); r.Status != 200 {
 			t.Errorf("the administrator reading an order: %d %s", r.Status, r.Raw)
 		}

@@ -82,18 +82,21 @@ func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) 
 type system struct {
 	t                        *testing.T
 	pool                     *pgxpool.Pool
+	dbURL                    string
 	client                   *http.Client
 	product, order, activity *devstack.Proc
 }
 
-func newSystem(t *testing.T, dbURL string) *system {
+// newSystem starts the three services on dbURL, each with env (NAME=value)
+// added to its own.
+func newSystem(t *testing.T, dbURL string, env ...string) *system {
 	pool, err := pgxpool.New(context.Background(), dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	st, err := devstack.New(devstack.Config{Bin: binDir, DatabaseURL: dbURL, Env: []string{"ACCESS_LOG=false", "LOG_LEVEL=warn",
-		"JAEGER_DISABLED=true", "RELAY_INTERVAL=200ms", "SHUTDOWN_TIMEOUT=10s"},
+	st, err := devstack.New(devstack.Config{Bin: binDir, DatabaseURL: dbURL, Env: append([]string{"ACCESS_LOG=false", "LOG_LEVEL=warn",
+		"JAEGER_DISABLED=true", "RELAY_INTERVAL=200ms", "SHUTDOWN_TIMEOUT=10s"}, env...),
 		AdminToken: svctest.AdminToken, ServiceToken: svctest.ServiceToken})
 	if err != nil {
 		t.Fatal(err)
@@ -115,7 +118,7 @@ func newSystem(t *testing.T, dbURL string) *system {
 			t.Fatal(err)
 		}
 	}
-	return &system{t: t, pool: pool, client: bench.NewClient(4), product: st.Product, order: st.Order, activity: st.Activity}
+	return &system{t: t, pool: pool, dbURL: dbURL, client: bench.NewClient(4), product: st.Product, order: st.Order, activity: st.Activity}
 }
 
 // authorize gives req the credential its route asks for, as the real

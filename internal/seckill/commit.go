@@ -128,8 +128,8 @@ func (g *gate) fail(ctx context.Context, c *claim, cause error) {
 		g.forget()
 	case found[c.UserID] == c.OrderID:
 		c.out = Outcome{Status: Won, OrderID: c.OrderID}
-	case found[c.UserID] != uuid.Nil:
-		c.out = Outcome{Status: AlreadyWon, OrderID: found[c.UserID]}
+	case hasKey(found, c.UserID):
+		c.out = known(found[c.UserID])
 	default:
 		c.err = errs.Wrap(errs.Unavailable, cause, "the purchase was not recorded; retry")
 	}
@@ -146,8 +146,8 @@ func (g *gate) settle(batch []*claim, remaining int64, final map[int64]uuid.UUID
 		if c.token {
 			g.held--
 		}
-		if c.err == nil && c.out.Won() {
-			g.winners[c.UserID] = c.out.OrderID
+		if c.err == nil && (c.out.Won() || c.out.Status == Forfeited) {
+			g.winners[c.UserID] = c.out.OrderID // uuid.Nil when forfeited
 		}
 		if c.err != nil && c.token && remaining < 0 {
 			g.tokens++ // not committed: the unit is free again
@@ -172,4 +172,9 @@ func (g *gate) settle(batch []*claim, remaining int64, final map[int64]uuid.UUID
 	for _, c := range batch {
 		close(c.done)
 	}
+}
+
+func hasKey(m map[int64]uuid.UUID, k int64) bool {
+	_, ok := m[k]
+	return ok
 }

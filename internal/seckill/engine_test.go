@@ -64,7 +64,7 @@ func (m *memStore) Commit(ctx context.Context, id int64, claims []Claim) ([]Outc
 	for i, c := range claims {
 		switch oid, ok := m.winners[c.UserID]; {
 		case ok:
-			outs[i] = Outcome{Status: AlreadyWon, OrderID: oid}
+			outs[i] = known(oid)
 		case now.Before(m.act.StartTime):
 			outs[i] = Outcome{Status: NotStarted}
 		case !now.Before(m.act.EndTime):
@@ -406,5 +406,77 @@ func TestEngine_TraceSeesEveryCommittedRequest(t *testing.T) {
 	wg.Wait()
 	if len(seen) != 50 {
 		t.Errorf("Trace saw the requests of %d users, want all 50", len(seen))
+	}
+}
+
+// forfeit gives user's unit back, as the activity service's settlement
+// receiver does: the win stays, marked forfeited, and the unit is on sale.
+func (m *memStore) forfeit(user int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.winners[user] = uuid.Nil
+	m.act.Remaining++
+}
+
+func TestEngine_ForfeitedUserCannotWinAgain(t *testing.T) {
+	start, end := open()
+	m := newMemStore(2, start, end)
+	e := New(m, Options{})
+	defer e.Close(context.Background())
+	ctx := context.Background()
+	buy := func(user int64) Outcome {
+		t.Helper()
+		o, err := e.Buy(ctx, 1, user)
+		if err != nil {
+			t.Fatalf("user %d: %v", user, err)
+		}
+		return o
+	}
+	for _, u := range []int64{1, 2} {
+		if o := buy(u); o.Status != Won {
+			t.Fatalf("user %d: %s, want won", u, o.Status)
+		}
+	}
+	if o := buy(3); o.Status != SoldOut {
+		t.Fatalf("user 3: %s, want sold_out", o.Status)
+	}
+	// User 1 gives the unit back; the activity service drops the gate.
+	m.forfeit(1)
+	e.Forget(1)
+	if o := buy(1); o.Status != Forfeited || o.Won() || o.OrderID != uuid.Nil {
+		t.Errorf("user 1 after forfeiting: %+v, want forfeited", o)
+	}
+	if o := buy(3); o.Status != Won {
+		t.Errorf("user 3 after the return: %s, want won", o.Status)
+	}
+	// Sold out again: the lock-free final map answers the forfeited user.
+	for range 2 {
+		if o := buy(1); o.Status != Forfeited {
+			t.Errorf("user 1 once sold out: %s, want forfeited", o.Status)
+		}
+	}
+	if o := buy(4); o.Status != SoldOut {
+		t.Errorf("user 4: %s, want sold_out", o.Status)
+	}
+	// A gate built with the forfeit already on disk knows it from the
+	// snapshot, and a commit that meets it says so too.
+	m.forfeit(2)
+	e.Forget(1)
+	if o := buy(2); o.Status != Forfeited {
+		t.Errorf("user 2 after forfeiting: %s, want forfeited", o.Status)
+	}
+	// A user who won on another instance and forfeited there is unknown
+	// to this gate: the commit says so, and memory answers after.
+	m.mu.Lock()
+	m.winners[60] = uuid.Nil
+	m.mu.Unlock()
+	commits := m.commits
+	for range 2 {
+		if o := buy(60); o.Status != Forfeited {
+			t.Errorf("user 60: %s, want forfeited", o.Status)
+		}
+	}
+	if m.commits != commits+1 {
+		t.Errorf("%d commits for user 60's two requests, want 1", m.commits-commits)
 	}
 }

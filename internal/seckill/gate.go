@@ -24,12 +24,14 @@ type gate struct {
 	end    time.Time
 	loaded time.Time // when the snapshot was read
 
-	// final, once set, holds every winner of a sold-out activity. It never
-	// changes again, so readers need no lock.
+	// final, once set, holds every winner of a sold-out activity (and every
+	// forfeited one, as uuid.Nil). It never changes again, so readers need
+	// no lock; units given back later are sold by a new gate, which the
+	// activity service builds by dropping this one.
 	final atomic.Pointer[map[int64]uuid.UUID]
 
 	mu       sync.Mutex
-	winners  map[int64]uuid.UUID
+	winners  map[int64]uuid.UUID // as Snapshot.Winners
 	inflight map[int64]*claim
 	pending  []*claim
 	tokens   int64 // units not yet held by a claim, as far as this process knows
@@ -73,7 +75,7 @@ func (g *gate) buy(ctx context.Context, userID int64) (Outcome, error) {
 	// The sold-out path: no lock, no allocation, no database.
 	if f := g.final.Load(); f != nil {
 		if id, ok := (*f)[userID]; ok {
-			return Outcome{Status: AlreadyWon, OrderID: id}, nil
+			return known(id), nil
 		}
 		if !now.Before(g.end) {
 			g.refreshIfOld(now)
@@ -93,7 +95,7 @@ func (g *gate) buy(ctx context.Context, userID int64) (Outcome, error) {
 		}
 		if id, ok := g.winners[userID]; ok {
 			g.mu.Unlock()
-			return Outcome{Status: AlreadyWon, OrderID: id}, nil
+			return known(id), nil
 		}
 		if !now.Before(g.end) {
 			g.mu.Unlock()

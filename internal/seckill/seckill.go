@@ -36,10 +36,14 @@ const (
 	SoldOut    Status = "sold_out"
 	NotStarted Status = "not_started"
 	Ended      Status = "ended"
+	// Forfeited answers a user who won, then gave the unit back (the order
+	// was cancelled or expired): they cannot win again in that activity.
+	Forfeited Status = "forfeited"
 )
 
 // Outcome is the answer to one purchase request, and the committed fate of
-// one claim (a Store's Commit answers only Won, AlreadyWon or SoldOut).
+// one claim (a Store's Commit answers Won, AlreadyWon, Forfeited, SoldOut,
+// NotStarted or Ended).
 type Outcome struct {
 	Status  Status
 	OrderID uuid.UUID // the new order id for Won, the existing one for AlreadyWon
@@ -47,6 +51,15 @@ type Outcome struct {
 
 // Won reports whether the user holds an item.
 func (o Outcome) Won() bool { return o.Status == Won || o.Status == AlreadyWon }
+
+// known answers a user the winners map knows: their win, or that they
+// forfeited it.
+func known(orderID uuid.UUID) Outcome {
+	if orderID == uuid.Nil {
+		return Outcome{Status: Forfeited}
+	}
+	return Outcome{Status: AlreadyWon, OrderID: orderID}
+}
 
 // Activity is what the engine needs to know of a sale.
 type Activity struct {
@@ -60,7 +73,10 @@ type Activity struct {
 // Snapshot is an activity's committed state: the gate is built from it.
 type Snapshot struct {
 	Activity Activity
-	Winners  map[int64]uuid.UUID // user id → order id
+	// Winners maps every user who won to their order id, or to uuid.Nil
+	// when they forfeited the win. The unique (activity, user) pair stays
+	// the arbiter: a forfeited user keeps their row and cannot win again.
+	Winners map[int64]uuid.UUID
 }
 
 // Claim asks for one unit for one user, with the order id the win will carry.
@@ -75,15 +91,17 @@ type Store interface {
 	// code errs.NotFound when the activity does not exist.
 	Snapshot(ctx context.Context, activityID int64) (Snapshot, error)
 	// Commit decides claims in one transaction: a user already among the
-	// winners gets AlreadyWon with the stored order id; outside the sale
-	// window by the store's clock the others get NotStarted or Ended;
-	// inside it they win, in order, while stock remains and get SoldOut
-	// after. It returns one Outcome per claim and the stock remaining after
-	// the commit. An error with code errs.NotFound means the activity is
-	// gone and nothing was committed; after any other error nothing was
-	// committed, or the commit's fate is unknown: Resolve tells which.
+	// winners gets AlreadyWon with the stored order id, or Forfeited when
+	// the win was given back; outside the sale window by the store's clock
+	// the others get NotStarted or Ended; inside it they win, in order,
+	// while stock remains and get SoldOut after. It returns one Outcome per
+	// claim and the stock remaining after the commit. An error with code
+	// errs.NotFound means the activity is gone and nothing was committed;
+	// after any other error nothing was committed, or the commit's fate is
+	// unknown: Resolve tells which.
 	Commit(ctx context.Context, activityID int64, claims []Claim) ([]Outcome, int64, error)
-	// Resolve reads which of users are winners, with their order ids.
+	// Resolve reads which of users are winners, with their order ids
+	// (uuid.Nil for a forfeited win), or every winner when users is nil.
 	Resolve(ctx context.Context, activityID int64, users []int64) (map[int64]uuid.UUID, error)
 }
 
