@@ -27,7 +27,8 @@ const closeEnded = `UPDATE activity.activities a SET
 
 // CloseEnded closes up to limit activities whose end has come and returns
 // their ids.
-func (s *Settlements) CloseEnded(ctx context.Context, limit int) ([]int64, error) {
+func (s *Settlements) CloseEnded(ctx context.Context, limit int) (_ []int64, err error) {
+	defer errs.Annotate(&err, "Settlements.CloseEnded")
 	rows, err := s.pool.Query(ctx, closeEnded, limit)
 	if err != nil {
 		return nil, db.Map(err, "activities")
@@ -46,7 +47,8 @@ type productTotals struct {
 
 // Unsynced returns up to limit activities whose totals the product service
 // has not confirmed.
-func (s *Settlements) Unsynced(ctx context.Context, limit int) ([]productTotals, error) {
+func (s *Settlements) Unsynced(ctx context.Context, limit int) (_ []productTotals, err error) {
+	defer errs.Annotate(&err, "Settlements.Unsynced")
 	const q = `SELECT id, product_id, paid, released, product_version FROM activity.activities
 		WHERE product_version > product_synced ORDER BY id LIMIT $1`
 	rows, err := s.pool.Query(ctx, q, limit)
@@ -72,7 +74,8 @@ func (s *Settlements) MarkSynced(ctx context.Context, id, version int64) error {
 // Returns reads how many units each running activity got back, for the
 // activities that got any: a change tells a process its admission gate is
 // stale (a sold-out gate must reopen; a forfeited buyer must be known).
-func (s *Settlements) Returns(ctx context.Context) (map[int64]int64, error) {
+func (s *Settlements) Returns(ctx context.Context) (_ map[int64]int64, err error) {
+	defer errs.Annotate(&err, "Settlements.Returns")
 	rows, err := s.pool.Query(ctx, `SELECT id, returned FROM activity.activities WHERE closed_at IS NULL AND returned > 0`)
 	if err != nil {
 		return nil, db.Map(err, "activities")

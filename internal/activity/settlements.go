@@ -135,6 +135,7 @@ type Applied struct {
 // involved, in id order, the lock every purchase of them takes too: the
 // counts move in step with the wins.
 func (s *Settlements) Apply(ctx context.Context, in []SettleItem) (res SettleResults, ap Applied, err error) {
+	defer errs.Annotate(&err, "Settlements.Apply(%d settlements)", len(in))
 	n := len(in)
 	orders, acts, users, sts := make([]uuid.UUID, n), make([]int64, n), make([]int64, n), make([]string, n)
 	for i, x := range in {

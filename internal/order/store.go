@@ -262,7 +262,8 @@ const expireDue = `UPDATE orders.orders o SET status = 'expired', updated_at = n
 
 // Expire expires up to limit created orders whose pay_by has passed and
 // returns how many it expired.
-func (s *Store) Expire(ctx context.Context, limit int) (int, error) {
+func (s *Store) Expire(ctx context.Context, limit int) (_ int, err error) {
+	defer errs.Annotate(&err, "Store.Expire")
 	tag, err := s.pool.Exec(ctx, expireDue, limit)
 	if err != nil {
 		return 0, db.Map(err, "orders")
@@ -276,7 +277,8 @@ func (s *Store) Expire(ctx context.Context, limit int) (int, error) {
 
 // Unreported returns up to limit settled orders whose final status the
 // activity service has not confirmed, oldest settlement first.
-func (s *Store) Unreported(ctx context.Context, limit int) ([]Settlement, error) {
+func (s *Store) Unreported(ctx context.Context, limit int) (_ []Settlement, err error) {
+	defer errs.Annotate(&err, "Store.Unreported")
 	const q = `SELECT id, activity_id, user_id, status FROM orders.orders
 		WHERE status <> 'created' AND settled_reported_at IS NULL AND settle_error IS NULL
 		ORDER BY updated_at LIMIT $1`
