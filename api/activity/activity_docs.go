@@ -793,6 +793,11 @@ const docTemplateactivity = `{
         "activity.Activity": {
             "type": "object",
             "properties": {
+                "closed": {
+                    "description": "Closed reports whether the end of the sale was processed (its\nunsold units went back to the product); its end can no longer move.",
+                    "type": "boolean",
+                    "example": false
+                },
                 "created_at": {
                     "type": "string"
                 },
@@ -823,6 +828,11 @@ const docTemplateactivity = `{
                 "product_id": {
                     "type": "integer",
                     "example": 1
+                },
+                "released": {
+                    "description": "Released counts the units given back to the product's inventory:\nunsold when the sale ended, or returned after it.",
+                    "type": "integer",
+                    "example": 0
                 },
                 "remaining": {
                     "type": "integer",

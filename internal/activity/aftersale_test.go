@@ -326,6 +326,13 @@ func TestAfterSale_EndGivesUnsoldUnitsBack(t *testing.T) {
 		t.Errorf("stats after the end: %v", d)
 	}
 	svctest.CheckError(t, svctest.Do(t, "DELETE", fmt.Sprintf("%s/products/%d", s.product, product), nil), 409)
+	// Its units went back: the end can no longer move (the sale would
+	// reopen with nothing to sell), but a rename still works.
+	item := fmt.Sprintf("%s/activities/%d", s.activities[0], id)
+	svctest.CheckError(t, svctest.Do(t, "PUT", item, map[string]any{"end_time": time.Now().Add(time.Hour).Format(time.RFC3339)}), 409)
+	if r := svctest.Do(t, "PUT", item, map[string]any{"name": "over"}); r.Status != 200 || r.Data()["closed"] != true || svctest.Int(r.Data()["released"]) != 12 {
+		t.Errorf("rename an ended activity: %d %s", r.Status, r.Raw)
+	}
 	s.settle(t, "cancel", split(won, 2))
 	s.settle(t, "pay", won)
 	eventually(t, 5*time.Second, "the returned units go to inventory, the paid ones to sold", func() bool {
@@ -341,5 +348,27 @@ func TestAfterSale_EndGivesUnsoldUnitsBack(t *testing.T) {
 	var closed int
 	if err := s.pool.QueryRow(context.Background(), `SELECT count(*) FROM activity.activities WHERE closed_at IS NOT NULL`).Scan(&closed); err != nil || closed != 1 {
 		t.Errorf("%d closed activities (%v), want 1", closed, err)
+	}
+}
+
+// TestAfterSale_UnsoldActivityEndsAndIsDeleted: a sale that sold nothing
+// gives every unit back at its end, and can then be deleted, leaving the
+// product as it was.
+func TestAfterSale_UnsoldActivityEndsAndIsDeleted(t *testing.T) {
+	s := newSale3(t, 1, nil)
+	const inventory, stock = 12, 5
+	product, id := s.saleOf(t, inventory, stock, time.Now().Add(300*time.Millisecond))
+	eventually(t, 5*time.Second, "the 5 units go back at the end", func() bool {
+		inv, reserved, sold := units(t, s.product, product, inventory)
+		return inv == inventory && reserved == 0 && sold == 0
+	})
+	if r := svctest.Do(t, "DELETE", fmt.Sprintf("%s/activities/%d", s.activities[0], id), nil); r.Status != 200 {
+		t.Fatalf("delete the ended activity: %d %s", r.Status, r.Raw)
+	}
+	if inv, reserved, sold := units(t, s.product, product, inventory); inv != inventory || reserved != 0 || sold != 0 {
+		t.Errorf("after the delete: inventory %d, reserved %d, sold %d", inv, reserved, sold)
+	}
+	if r := svctest.Do(t, "DELETE", fmt.Sprintf("%s/products/%d", s.product, product), nil); r.Status != 200 {
+		t.Errorf("delete the product: %d %s", r.Status, r.Raw)
 	}
 }

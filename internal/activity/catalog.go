@@ -144,8 +144,8 @@ func (c *Catalog) Delete(ctx context.Context, id int64) (err error) {
 		if err != nil {
 			return err
 		}
-		if cur.Remaining != cur.Stock {
-			return errs.E(errs.Conflict, "activity %d has sold %d units and cannot be deleted", id, cur.Stock-cur.Remaining)
+		if sold := cur.Stock - cur.Remaining - cur.Released; sold != 0 {
+			return errs.E(errs.Conflict, "activity %d has sold %d units and cannot be deleted", id, sold)
 		}
 		err = c.store.delete(ctx, cur)
 		if errors.Is(err, errChanged) && attempt < maxAttempts {
@@ -183,6 +183,9 @@ func planUpdate(cur Activity, in UpdateRequest, now time.Time) (Activity, error)
 	}
 	if !next.EndTime.After(next.StartTime) {
 		return Activity{}, errs.InvalidFields(errs.FieldErrors{"end_time": "must be after start_time"})
+	}
+	if cur.Closed && !next.EndTime.Equal(cur.EndTime) {
+		return Activity{}, errs.E(errs.Conflict, "activity %d has ended and its unsold units went back to the product: its end can no longer move", cur.ID)
 	}
 	return next, nil
 }

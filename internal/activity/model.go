@@ -17,10 +17,16 @@ type Activity struct {
 	Price     money.Cents `json:"price" swaggertype:"number" example:"9.99"`
 	Stock     int64       `json:"stock" example:"100"`
 	Remaining int64       `json:"remaining" example:"42"`
-	StartTime time.Time   `json:"start_time" example:"2026-11-11T00:00:00Z"`
-	EndTime   time.Time   `json:"end_time" example:"2026-11-11T01:00:00Z"`
-	CreatedAt time.Time   `json:"created_at"`
-	UpdatedAt time.Time   `json:"updated_at"`
+	// Released counts the units given back to the product's inventory:
+	// unsold when the sale ended, or returned after it.
+	Released int64 `json:"released" example:"0"`
+	// Closed reports whether the end of the sale was processed (its
+	// unsold units went back to the product); its end can no longer move.
+	Closed    bool      `json:"closed" example:"false"`
+	StartTime time.Time `json:"start_time" example:"2026-11-11T00:00:00Z"`
+	EndTime   time.Time `json:"end_time" example:"2026-11-11T01:00:00Z"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 	// Product is the product as the product service describes it; it is
 	// embedded by GET /activities/{id} only.
 	Product any `json:"product,omitempty" swaggertype:"object"`

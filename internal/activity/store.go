@@ -22,12 +22,13 @@ type Store struct {
 // NewStore returns a Store on pool.
 func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
-const activityColumns = `id, name, product_id, (price * 100)::bigint, stock, remaining, start_time, end_time, created_at, updated_at`
+const activityColumns = `id, name, product_id, (price * 100)::bigint, stock, remaining, released, closed_at IS NOT NULL,
+	start_time, end_time, created_at, updated_at`
 
 func scanActivity(row pgx.Row) (Activity, error) {
 	var a Activity
-	err := row.Scan(&a.ID, &a.Name, &a.ProductID, &a.Price, &a.Stock, &a.Remaining, &a.StartTime, &a.EndTime,
-		&a.CreatedAt, &a.UpdatedAt)
+	err := row.Scan(&a.ID, &a.Name, &a.ProductID, &a.Price, &a.Stock, &a.Remaining, &a.Released, &a.Closed, &a.StartTime,
+		&a.EndTime, &a.CreatedAt, &a.UpdatedAt)
 	return a, err
 }
 
@@ -95,7 +96,7 @@ func (s *Store) update(ctx context.Context, cur, next Activity) (_ Activity, err
 	const q = `UPDATE activity.activities SET name = $2, product_id = $3, price = $4::bigint::numeric / 100,
 			remaining = remaining + ($5 - stock), stock = $5, start_time = $6, end_time = $7, updated_at = now()
 		WHERE id = $1 AND (name, product_id, (price * 100)::bigint, stock, start_time, end_time) = ($8, $9, $10, $11, $12, $13)
-			AND (NOT $14 OR remaining = stock)
+			AND (NOT $14 OR remaining = stock) AND (closed_at IS NULL OR end_time = $7)
 		RETURNING ` + activityColumns
 	a, err := scanActivity(s.pool.QueryRow(ctx, q, cur.ID, next.Name, next.ProductID, int64(next.Price), next.Stock,
 		next.StartTime, next.EndTime, cur.Name, cur.ProductID, int64(cur.Price), cur.Stock, cur.StartTime, cur.EndTime,
@@ -110,14 +111,23 @@ func (s *Store) update(ctx context.Context, cur, next Activity) (_ Activity, err
 // nothing was sold.
 func (s *Store) delete(ctx context.Context, cur Activity) (err error) {
 	defer errs.Annotate(&err, "Store.delete(%d)", cur.ID)
+	// An activity whose end gave every unit back (remaining + released)
+	// sold nothing either.
 	const q = `DELETE FROM activity.activities
-		WHERE id = $1 AND (name, product_id, stock, start_time, end_time) = ($2, $3, $4, $5, $6) AND remaining = stock
+		WHERE id = $1 AND (name, product_id, stock, start_time, end_time) = ($2, $3, $4, $5, $6) AND remaining + released = stock
 			AND NOT EXISTS (SELECT 1 FROM activity.winners WHERE activity_id = $1)`
 	tag, err := s.pool.Exec(ctx, q, cur.ID, cur.Name, cur.ProductID, cur.Stock, cur.StartTime, cur.EndTime)
 	if err != nil {
 		return db.Map(err, fmt.Sprintf("activity %d", cur.ID))
 	}
 	if tag.RowsAffected() == 0 {
+		// Units given back by cancelled or expired orders leave the stock
+		// whole, but their wins stay: the activity keeps them.
+		var winners bool
+		q := `SELECT EXISTS (SELECT 1 FROM activity.winners WHERE activity_id = $1)`
+		if err := s.pool.QueryRow(ctx, q, cur.ID).Scan(&winners); err == nil && winners {
+			return errs.E(errs.Conflict, "activity %d has winners and cannot be deleted", cur.ID)
+		}
 		return s.whyUnchanged(ctx, cur.ID)
 	}
 	return nil
