@@ -127,7 +127,8 @@ func TestGrafanaDashboard_EveryQueryNamesAnExportedMetric(t *testing.T) {
 	}
 	names := exported(t)
 	for _, want := range []string{"seckill_outcomes_total", "seckill_activity_remaining", "seckill_activity_stock",
-		"seckill_commit_batch_size_bucket", "relay_backlog", "http_request_duration_seconds_bucket"} {
+		"seckill_commit_batch_size_bucket", "relay_backlog", "http_request_duration_seconds_bucket",
+		"settled_units_total", "orders_settled_total", "settlement_backlog"} {
 		if !names[want] {
 			t.Errorf("the services do not export %s", want)
 		}

@@ -71,6 +71,11 @@ func Run(ctx context.Context, getenv func(string) string, stderr io.Writer, opt 
 		if err != nil {
 			return nil, err
 		}
+		// Every status's series exists from the start at 0, so a rate over
+		// it is defined before the first order settles.
+		for _, status := range []string{StatusPaid, StatusCancelled, StatusExpired} {
+			settled.WithLabelValues(status)
+		}
 		var st *settler
 		s := NewStore(d.Pool, StoreOptions{PayTimeout: cfg.PaymentTimeout, OnSettle: func(status string, n int) {
 			settled.WithLabelValues(status).Add(float64(n))
