@@ -36,6 +36,8 @@ type options struct {
 	data     string
 	pgPort   int
 	bin      string
+	ports    string
+	jaeger   bool
 	demo     bool
 	demoExit bool
 }
@@ -45,6 +47,24 @@ const (
 	productPort, activityPort, orderPort = 8503, 8504, 8505
 	jaegerCollectorPort, jaegerQueryPort = 14268, 16686
 )
+
+// parsePorts reads -ports: the product, activity and order ports, in the
+// order of the README's table.
+func parsePorts(s string) (map[string]int, error) {
+	parts := strings.Split(s, ",")
+	if len(parts) != 3 {
+		return nil, fmt.Errorf("-ports %q: want three ports, product,activity,order", s)
+	}
+	ports := map[string]int{}
+	for i, name := range []string{"product", "activity", "order"} {
+		p, err := strconv.Atoi(strings.TrimSpace(parts[i]))
+		if err != nil || p <= 0 || p > 65535 {
+			return nil, fmt.Errorf("-ports %q: %q is not a port", s, parts[i])
+		}
+		ports[name] = p
+	}
+	return ports, nil
+}
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
@@ -58,9 +78,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.StringVar(&o.data, "data", ".data", "directory for the local PostgreSQL cluster and the demo's logs")
 	fs.IntVar(&o.pgPort, "pg-port", defPort, "PostgreSQL port (DEV_PG_PORT); a free one is picked when it is taken")
 	fs.StringVar(&o.bin, "bin", filepath.Dir(exe), "directory holding the product, activity and order binaries")
+	fs.StringVar(&o.ports, "ports", fmt.Sprintf("%d,%d,%d", productPort, activityPort, orderPort),
+		"the product, activity and order services' ports (CI's contract check runs a second stack on others)")
+	fs.BoolVar(&o.jaeger, "jaeger", true, "start Jaeger when it is installed")
 	fs.BoolVar(&o.demo, "demo", false, "run a short sale and show what came of it; the services' logs go to files")
 	fs.BoolVar(&o.demoExit, "demo-exit", false, "with -demo, stop everything after the sale instead of waiting for Ctrl-C")
 	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	ports, err := parsePorts(o.ports)
+	if err != nil {
 		return err
 	}
 	start := time.Now()
@@ -87,6 +114,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	env := []string{"RELAY_INTERVAL=200ms"}
 	var jaeger *devstack.Jaeger
 	switch bin := devstack.JaegerBinary(getenv); {
+	case !o.jaeger:
 	case bin == "":
 		fmt.Fprintln(stdout, "Jaeger is not installed (make tools installs it); running without tracing")
 	case !devstack.Free(jaegerQueryPort) || !devstack.Free(jaegerCollectorPort):
@@ -109,7 +137,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// The services refuse to start without credentials: those in the
 	// environment, else random ones for this run (printed below).
 	stack, err := devstack.Start(ctx, devstack.Config{Bin: o.bin, DatabaseURL: pg.URL, Env: env, Log: logs,
-		Ports:      map[string]int{"product": productPort, "activity": activityPort, "order": orderPort},
+		Ports:      ports,
 		AdminToken: getenv("ADMIN_TOKEN"), ServiceToken: getenv("SERVICE_TOKEN")})
 	if err != nil {
 		return err

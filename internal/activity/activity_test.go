@@ -74,6 +74,7 @@ var client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, Ma
 
 func buy(t *testing.T, base string, id, user int64) answer {
 	req, _ := http.NewRequest("POST", fmt.Sprintf("%s/activities/%d/seckill", base, id), strings.NewReader(fmt.Sprintf(`{"user_id":%d}`, user)))
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := client.Do(req)
 	if err != nil {
 		t.Errorf("user %d: %v", user, err)
@@ -288,10 +289,13 @@ func TestSeckill_TimeWindow(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
 		start, end time.Time
-		want       string
+		// endLater, when set, moves the end there after the creation: an
+		// activity cannot be created already over.
+		endLater time.Time
+		want     string
 	}{
-		{"NotStarted", time.Now().Add(time.Hour), time.Now().Add(2 * time.Hour), "not_started"},
-		{"Ended", time.Now().Add(-2 * time.Hour), time.Now().Add(-time.Hour), "ended"},
+		{"NotStarted", time.Now().Add(time.Hour), time.Now().Add(2 * time.Hour), time.Time{}, "not_started"},
+		{"Ended", time.Now().Add(-2 * time.Hour), time.Now().Add(time.Hour), time.Now().Add(-time.Hour), "ended"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := svctest.Do(t, "POST", a.URL+"/activities", map[string]any{"name": tc.name, "product_id": pid, "stock": 5,
@@ -300,8 +304,19 @@ func TestSeckill_TimeWindow(t *testing.T) {
 				t.Fatalf("create: %d %s", r.Status, r.Raw)
 			}
 			id := svctest.Int(r.Data()["id"])
+			if !tc.endLater.IsZero() {
+				r := svctest.Do(t, "PUT", fmt.Sprintf("%s/activities/%d", a.URL, id), map[string]any{"end_time": tc.endLater.Format(time.RFC3339)})
+				if r.Status != 200 {
+					t.Fatalf("move the end: %d %s", r.Status, r.Raw)
+				}
+			}
 			if got := buy(t, a.URL, id, 1); got.status != tc.want || got.code != 200 {
 				t.Errorf("answer = %+v, want %s", got, tc.want)
+			}
+			// The outcome lookup says the user has nothing.
+			o := svctest.Do(t, "GET", fmt.Sprintf("%s/activities/%d/seckill/1", a.URL, id), nil)
+			if got := o.Data()["status"]; o.Status != 200 || got != "none" || o.Data()["won"] != false {
+				t.Errorf("outcome = %d %s, want status none", o.Status, o.Raw)
 			}
 			var n int64
 			_ = s.pool.QueryRow(context.Background(), `SELECT count(*) FROM activity.winners WHERE activity_id = $1`, id).Scan(&n)
@@ -416,6 +431,10 @@ func TestActivity_BadInput(t *testing.T) {
 		{"CreateTooMuchStock", "POST", a.URL + "/activities", valid(func(m map[string]any) { m["product_id"] = 1; m["stock"] = 1000 }), 409},
 		{"CreateZeroStock", "POST", a.URL + "/activities", valid(func(m map[string]any) { m["stock"] = 0 }), 400},
 		{"CreateEndBeforeStart", "POST", a.URL + "/activities", valid(func(m map[string]any) { m["end_time"] = now.Add(-time.Hour).Format(time.RFC3339) }), 400},
+		{"CreateAlreadyEnded", "POST", a.URL + "/activities", valid(func(m map[string]any) {
+			m["start_time"], m["end_time"] = now.Add(-2*time.Hour).Format(time.RFC3339), now.Add(-time.Hour).Format(time.RFC3339)
+		}), 400},
+		{"CreateEndAtStart", "POST", a.URL + "/activities", valid(func(m map[string]any) { m["end_time"] = m["start_time"] }), 400},
 		{"CreateBadTime", "POST", a.URL + "/activities", valid(func(m map[string]any) { m["start_time"] = "tomorrow" }), 400},
 		{"CreateMissingTimes", "POST", a.URL + "/activities", `{"name":"x","product_id":1,"stock":1}`, 400},
 		{"CreateUnknownField", "POST", a.URL + "/activities", valid(func(m map[string]any) { m["color"] = "red" }), 400},
@@ -423,6 +442,7 @@ func TestActivity_BadInput(t *testing.T) {
 		{"UpdateUnknown", "PUT", a.URL + "/activities/987654", `{"name":"y"}`, 404},
 		{"DeleteUnknown", "DELETE", a.URL + "/activities/987654", nil, 404},
 		{"BadPage", "GET", a.URL + "/activities?limit=1000", nil, 400},
+		{"MethodNotAllowed", "PATCH", item, `{"name":"y"}`, 405},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			token := svctest.AdminToken
@@ -431,6 +451,27 @@ func TestActivity_BadInput(t *testing.T) {
 			}
 			svctest.CheckError(t, svctest.DoAs(t, token, tc.method, tc.url, tc.body), tc.status)
 		})
+	}
+	// Messages name the field and say what it expects, in the client's terms.
+	for _, tc := range []struct {
+		name       string
+		body       any
+		field, msg string
+	}{
+		{"BadTime", valid(func(m map[string]any) { m["start_time"] = "tomorrow" }), "start_time", "must be an RFC 3339 time such as 2030-01-02T15:04:05Z"},
+		{"AlreadyEnded", valid(func(m map[string]any) {
+			m["start_time"], m["end_time"] = now.Add(-2*time.Hour).Format(time.RFC3339), now.Add(-time.Hour).Format(time.RFC3339)
+		}), "end_time", "must be in the future"},
+		{"EndAtStart", valid(func(m map[string]any) { m["end_time"] = m["start_time"] }), "end_time", "must be after start_time"},
+	} {
+		r := svctest.Do(t, "POST", a.URL+"/activities", tc.body)
+		fields, _ := r.Body["fields"].(map[string]any)
+		if got := fields[tc.field]; got != tc.msg || strings.Contains(string(r.Raw), "2006") {
+			t.Errorf("%s: fields[%s] = %v, want %q (body %s)", tc.name, tc.field, got, tc.msg, r.Raw)
+		}
+	}
+	if r := svctest.Do(t, "PATCH", item, nil); r.Header.Get("Allow") != "GET, PUT, DELETE" {
+		t.Errorf("405 with Allow %q, want %q", r.Header.Get("Allow"), "GET, PUT, DELETE")
 	}
 	var acts, winners int64
 	_ = s.pool.QueryRow(context.Background(), `SELECT count(*) FROM activity.activities`).Scan(&acts)
@@ -515,6 +556,7 @@ func TestSeckill_RateLimits(t *testing.T) {
 		// and claiming another address in X-Forwarded-For changes nothing.
 		limited(t, svctest.DoAs(t, "", "POST", url, `{"user_id":4}`))
 		req, _ := http.NewRequest("POST", url, strings.NewReader(`{"user_id":5}`))
+		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-Forwarded-For", "203.0.113.9")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {

@@ -103,7 +103,8 @@ func TestConsul_RegisterResolveDeregister(t *testing.T) {
 	if !ok {
 		t.Fatal("product did not register")
 	}
-	_, port, _ := net.SplitHostPort(strings.TrimPrefix(p.URL, "http://"))
+	// Consul knows the service's own address, not the checking proxy's.
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(p.Direct, "http://"))
 	if got, want := fmt.Sprint(reg["Port"]), port; got != want {
 		t.Errorf("registered port %s, want %s", got, want)
 	}

@@ -11,15 +11,18 @@ import (
 // handleCreateActivity handles POST /activities.
 //
 //	@Summary		Create a sale activity
-//	@Description	Checks the product with the product service and reserves stock units of its inventory there.
+//	@Description	Checks the product with the product service and reserves stock units of its inventory there. The window must end after it starts and in the future; it may start in the past, and the sale then runs at once.
+//	@ID				createActivity
 //	@Tags			activities
 //	@Accept			json
 //	@Produce		json
 //	@Param			activity	body		CreateRequest	true	"the new activity"
 //	@Success		201			{object}	httpx.Envelope{data=Activity}
-//	@Failure		400			{object}	httpx.ErrorEnvelope	"invalid input or unknown product"
-//	@Failure		409			{object}	httpx.ErrorEnvelope	"not enough inventory"
-//	@Failure		503			{object}	httpx.ErrorEnvelope	"product service unavailable"
+//	@Failure		400			{object}	httpx.BadRequestError	"invalid input or unknown product"
+//	@Failure		409			{object}	httpx.ConflictError		"not enough inventory"
+//	@Failure		413			{object}	httpx.TooLargeError		"body over 1 MiB"
+//	@Failure		500			{object}	httpx.InternalError
+//	@Failure		503			{object}	httpx.UnavailableError	"database or product service unavailable"
 //	@Security		Bearer
 //	@Failure		401	{object}	httpx.ErrorEnvelope	"no valid credential: send the admin token; the answer carries WWW-Authenticate: Bearer"
 //	@Header			401	{string}	WWW-Authenticate	"Bearer realm=seckill"
@@ -45,12 +48,15 @@ func handleCreateActivity(cat *Catalog) http.HandlerFunc {
 // handleListActivities handles GET /activities.
 //
 //	@Summary	List activities
+//	@ID			listActivities
 //	@Tags		activities
 //	@Produce	json
-//	@Param		limit	query		int	false	"page size (1-100)"	default(20)
-//	@Param		offset	query		int	false	"rows to skip"		default(0)
-//	@Success	200		{object}	httpx.Envelope{data=[]Activity}
-//	@Failure	400		{object}	httpx.ErrorEnvelope
+//	@Param		limit	query		int	false	"page size"		minimum(1)	maximum(100)	default(20)
+//	@Param		offset	query		int	false	"rows to skip"	minimum(0)	default(0)
+//	@Success	200		{object}	httpx.ListEnvelope{data=[]Activity}
+//	@Failure	400		{object}	httpx.BadRequestError
+//	@Failure	500		{object}	httpx.InternalError
+//	@Failure	503		{object}	httpx.UnavailableError	"database unavailable"
 //	@Router		/activities [get]
 func handleListActivities(s *Store) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -72,12 +78,15 @@ func handleListActivities(s *Store) http.HandlerFunc {
 //
 //	@Summary		Get an activity
 //	@Description	Embeds the product as the product service describes it; when that service cannot be reached, product_error says why.
+//	@ID				getActivity
 //	@Tags			activities
 //	@Produce		json
-//	@Param			id	path		int	true	"activity id"
+//	@Param			id	path		int	true	"activity id"	minimum(1)	format(int64)	example(1)
 //	@Success		200	{object}	httpx.Envelope{data=Activity}
-//	@Failure		400	{object}	httpx.ErrorEnvelope
-//	@Failure		404	{object}	httpx.ErrorEnvelope
+//	@Failure		400	{object}	httpx.BadRequestError
+//	@Failure		404	{object}	httpx.NotFoundError
+//	@Failure		500	{object}	httpx.InternalError
+//	@Failure		503	{object}	httpx.UnavailableError	"database unavailable"
 //	@Router			/activities/{id} [get]
 func handleGetActivity(s *Store, products productClient) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -104,15 +113,19 @@ func handleGetActivity(s *Store, products productClient) http.HandlerFunc {
 //
 //	@Summary		Update an activity
 //	@Description	Changes the fields present in the body. Once the sale has started, stock, product and start time are frozen (409).
+//	@ID				updateActivity
 //	@Tags			activities
 //	@Accept			json
 //	@Produce		json
-//	@Param			id			path		int				true	"activity id"
+//	@Param			id			path		int				true	"activity id"	minimum(1)	format(int64)	example(1)
 //	@Param			activity	body		UpdateRequest	true	"fields to change"
 //	@Success		200			{object}	httpx.Envelope{data=Activity}
-//	@Failure		400			{object}	httpx.ErrorEnvelope
-//	@Failure		404			{object}	httpx.ErrorEnvelope
-//	@Failure		409			{object}	httpx.ErrorEnvelope	"frozen field or not enough inventory"
+//	@Failure		400			{object}	httpx.BadRequestError
+//	@Failure		404			{object}	httpx.NotFoundError
+//	@Failure		409			{object}	httpx.ConflictError	"frozen field or not enough inventory"
+//	@Failure		413			{object}	httpx.TooLargeError	"body over 1 MiB"
+//	@Failure		500			{object}	httpx.InternalError
+//	@Failure		503			{object}	httpx.UnavailableError	"database or product service unavailable"
 //	@Security		Bearer
 //	@Failure		401	{object}	httpx.ErrorEnvelope	"no valid credential: send the admin token; the answer carries WWW-Authenticate: Bearer"
 //	@Header			401	{string}	WWW-Authenticate	"Bearer realm=seckill"
@@ -144,13 +157,16 @@ func handleUpdateActivity(cat *Catalog) http.HandlerFunc {
 //
 //	@Summary		Delete an activity
 //	@Description	Refused once anything was sold; releases the activity's reservation.
+//	@ID				deleteActivity
 //	@Tags			activities
 //	@Produce		json
-//	@Param			id	path		int	true	"activity id"
-//	@Success		200	{object}	httpx.Envelope{data=object}
-//	@Failure		400	{object}	httpx.ErrorEnvelope
-//	@Failure		404	{object}	httpx.ErrorEnvelope
-//	@Failure		409	{object}	httpx.ErrorEnvelope	"something was sold"
+//	@Param			id	path		int	true	"activity id"	minimum(1)	format(int64)	example(1)
+//	@Success		200	{object}	httpx.Envelope{data=Deleted}
+//	@Failure		400	{object}	httpx.BadRequestError
+//	@Failure		404	{object}	httpx.NotFoundError
+//	@Failure		409	{object}	httpx.ConflictError	"something was sold"
+//	@Failure		500	{object}	httpx.InternalError
+//	@Failure		503	{object}	httpx.UnavailableError	"database or product service unavailable"
 //	@Security		Bearer
 //	@Failure		401	{object}	httpx.ErrorEnvelope	"no valid credential: send the admin token; the answer carries WWW-Authenticate: Bearer"
 //	@Header			401	{string}	WWW-Authenticate	"Bearer realm=seckill"
@@ -167,21 +183,24 @@ func handleDeleteActivity(cat *Catalog) http.HandlerFunc {
 			httpx.Error(w, r, err)
 			return
 		}
-		httpx.OK(w, map[string]int64{"id": id})
+		httpx.OK(w, Deleted{ID: id})
 	}
 }
 
 // handleOutcome handles GET /activities/{id}/seckill/{user_id}.
 //
 //	@Summary		A user's persisted outcome
-//	@Description	Read from the database, so it answers the same after any restart. status is won (the user holds a unit: the order is created or paid), forfeited (won, then the order was cancelled or expired: won is false and the user cannot win again here) or none.
+//	@Description	Read from the database, so it answers the same after any restart. status is won with the order_id when the user has a win; otherwise what a purchase would answer now (ended, not_started, sold_out), or open when a purchase could still win.
+//	@ID				getSeckillOutcome
 //	@Tags			seckill
 //	@Produce		json
-//	@Param			id		path		int	true	"activity id"
-//	@Param			user_id	path		int	true	"user id"
+//	@Param			id		path		int	true	"activity id"	minimum(1)	format(int64)	example(1)
+//	@Param			user_id	path		int	true	"user id"		minimum(1)	format(int64)	example(10001)
 //	@Success		200		{object}	httpx.Envelope{data=Outcome}
-//	@Failure		400		{object}	httpx.ErrorEnvelope
-//	@Failure		404		{object}	httpx.ErrorEnvelope	"unknown activity"
+//	@Failure		400		{object}	httpx.BadRequestError
+//	@Failure		404		{object}	httpx.NotFoundError	"unknown activity"
+//	@Failure		500		{object}	httpx.InternalError
+//	@Failure		503		{object}	httpx.UnavailableError	"database unavailable"
 //	@Security		Bearer
 //	@Failure		401	{object}	httpx.ErrorEnvelope	"with USER_JWT_SECRET set: no valid buyer token (or admin token); the answer carries WWW-Authenticate: Bearer"
 //	@Header			401	{string}	WWW-Authenticate	"Bearer realm=seckill"
@@ -215,12 +234,15 @@ func handleOutcome(s *Sales, a *auth.Authenticator) http.HandlerFunc {
 // handleStats handles GET /activities/{id}/stats.
 //
 //	@Summary	An activity's sale progress
+//	@ID			getActivityStats
 //	@Tags		seckill
 //	@Produce	json
-//	@Param		id	path		int	true	"activity id"
+//	@Param		id	path		int	true	"activity id"	minimum(1)	format(int64)	example(1)
 //	@Success	200	{object}	httpx.Envelope{data=Stats}
-//	@Failure	400	{object}	httpx.ErrorEnvelope
-//	@Failure	404	{object}	httpx.ErrorEnvelope
+//	@Failure	400	{object}	httpx.BadRequestError
+//	@Failure	404	{object}	httpx.NotFoundError
+//	@Failure	500	{object}	httpx.InternalError
+//	@Failure	503	{object}	httpx.UnavailableError	"database unavailable"
 //	@Router		/activities/{id}/stats [get]
 func handleStats(s *Store) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {

@@ -11,40 +11,49 @@ import (
 
 // Activity is a flash sale of one product.
 type Activity struct {
-	ID        int64       `json:"id" example:"1"`
-	Name      string      `json:"name" example:"Double 11 keyboard sale"`
-	ProductID int64       `json:"product_id" example:"1"`
-	Price     money.Cents `json:"price" swaggertype:"number" example:"9.99"`
-	Stock     int64       `json:"stock" example:"100"`
-	Remaining int64       `json:"remaining" example:"42"`
+	ID        int64       `json:"id" validate:"required" minimum:"1" example:"1"`
+	Name      string      `json:"name" validate:"required" minLength:"1" maxLength:"250" example:"Double 11 keyboard sale"`
+	ProductID int64       `json:"product_id" validate:"required" minimum:"1" example:"1"`
+	Price     money.Cents `json:"price" validate:"required" swaggertype:"number" minimum:"0" maximum:"9999999999.99" multipleOf:"0.01" example:"9.99"`
+	Stock     int64       `json:"stock" validate:"required" minimum:"1" maximum:"10000000" example:"100"`
+	Remaining int64       `json:"remaining" validate:"required" minimum:"0" maximum:"10000000" example:"42"`
 	// Released counts the units given back to the product's inventory:
 	// unsold when the sale ended, or returned after it.
-	Released int64 `json:"released" example:"0"`
+	Released int64 `json:"released" validate:"required" minimum:"0" example:"0"`
 	// Closed reports whether the end of the sale was processed (its
 	// unsold units went back to the product); its end can no longer move.
-	Closed    bool      `json:"closed" example:"false"`
-	StartTime time.Time `json:"start_time" example:"2026-11-11T00:00:00Z"`
-	EndTime   time.Time `json:"end_time" example:"2026-11-11T01:00:00Z"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Closed    bool      `json:"closed" validate:"required" example:"false"`
+	StartTime time.Time `json:"start_time" validate:"required" format:"date-time" example:"2026-01-01T00:00:00Z"`
+	EndTime   time.Time `json:"end_time" validate:"required" format:"date-time" example:"2099-12-31T23:59:59Z"`
+	CreatedAt time.Time `json:"created_at" validate:"required" format:"date-time" example:"2026-01-01T00:00:00Z"`
+	UpdatedAt time.Time `json:"updated_at" validate:"required" format:"date-time" example:"2026-01-01T00:00:00Z"`
 	// Product is the product as the product service describes it; it is
 	// embedded by GET /activities/{id} only.
 	Product any `json:"product,omitempty" swaggertype:"object"`
 	// ProductError says why Product is missing when the product service
 	// could not be reached.
-	ProductError string `json:"product_error,omitempty"`
+	ProductError string `json:"product_error,omitempty" example:"product service is unreachable"`
+}
+
+// Deleted answers a successful delete.
+type Deleted struct {
+	ID int64 `json:"id" validate:"required" minimum:"1" example:"1"`
 }
 
 // Started reports whether the sale has begun at now.
 func (a Activity) Started(now time.Time) bool { return !now.Before(a.StartTime) }
 
 // CreateRequest is the body of POST /activities.
+// The example's window is open from the past far into the future, so
+// trying it creates a sale that is running.
 type CreateRequest struct {
-	Name      string    `json:"name" example:"Double 11 keyboard sale"`
-	ProductID int64     `json:"product_id" example:"1"`
-	Stock     int64     `json:"stock" example:"100"`
-	StartTime time.Time `json:"start_time" example:"2026-11-11T00:00:00Z"`
-	EndTime   time.Time `json:"end_time" example:"2026-11-11T01:00:00Z"`
+	Name      string `json:"name" validate:"required" minLength:"1" maxLength:"250" example:"Double 11 keyboard sale"`
+	ProductID int64  `json:"product_id" validate:"required" minimum:"1" example:"1"`
+	Stock     int64  `json:"stock" validate:"required" minimum:"1" maximum:"10000000" example:"100"`
+	// StartTime may be in the past: the sale then runs at once.
+	StartTime time.Time `json:"start_time" validate:"required" format:"date-time" example:"2026-01-01T00:00:00Z"`
+	// EndTime must be after StartTime and in the future.
+	EndTime time.Time `json:"end_time" validate:"required" format:"date-time" example:"2099-12-31T23:59:59Z"`
 }
 
 // Valid checks a new activity.
@@ -60,6 +69,10 @@ func (c CreateRequest) Valid() errs.FieldErrors {
 		p["stock"] = "must be at most 10000000"
 	}
 	checkWindow(p, c.StartTime, c.EndTime)
+	if _, bad := p["end_time"]; !bad && !c.EndTime.After(time.Now()) {
+		// A sale created over would answer "ended" to everyone, forever.
+		p["end_time"] = "must be in the future"
+	}
 	return p
 }
 
@@ -68,11 +81,11 @@ const maxStock = 10_000_000
 
 // UpdateRequest is the body of PUT /activities/{id}: the fields to change.
 type UpdateRequest struct {
-	Name      *string    `json:"name,omitempty"`
-	ProductID *int64     `json:"product_id,omitempty"`
-	Stock     *int64     `json:"stock,omitempty"`
-	StartTime *time.Time `json:"start_time,omitempty"`
-	EndTime   *time.Time `json:"end_time,omitempty"`
+	Name      *string    `json:"name,omitempty" minLength:"1" maxLength:"250" example:"Double 12 keyboard sale"`
+	ProductID *int64     `json:"product_id,omitempty" minimum:"1" example:"1"`
+	Stock     *int64     `json:"stock,omitempty" minimum:"1" maximum:"10000000" example:"120"`
+	StartTime *time.Time `json:"start_time,omitempty" format:"date-time" example:"2026-01-01T00:00:00Z"`
+	EndTime   *time.Time `json:"end_time,omitempty" format:"date-time" example:"2099-12-31T23:59:59Z"`
 }
 
 // Valid checks the fields present in an update.
@@ -101,29 +114,30 @@ func (u UpdateRequest) Valid() errs.FieldErrors {
 
 // SeckillRequest is the body of POST /activities/{id}/seckill.
 type SeckillRequest struct {
-	UserID int64 `json:"user_id" example:"10001"`
+	UserID int64 `json:"user_id" validate:"required" minimum:"1" example:"10001"`
 }
 
 // SeckillResult answers a purchase request.
 type SeckillResult struct {
-	ActivityID int64  `json:"activity_id" example:"1"`
-	UserID     int64  `json:"user_id" example:"10001"`
-	Won        bool   `json:"won" example:"true"`
-	Status     string `json:"status" enums:"won,already_won,sold_out,not_started,ended,forfeited" example:"won"`
-	OrderID    string `json:"order_id,omitempty" example:"0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10"`
+	ActivityID int64  `json:"activity_id" validate:"required" minimum:"1" example:"1"`
+	UserID     int64  `json:"user_id" validate:"required" minimum:"1" example:"10001"`
+	Won        bool   `json:"won" validate:"required" example:"true"`
+	Status     string `json:"status" validate:"required" enums:"won,already_won,sold_out,not_started,ended,forfeited" example:"won"`
+	// OrderID is present when won is true.
+	OrderID string `json:"order_id,omitempty" format:"uuid" example:"0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10"`
 }
 
 // Outcome is a user's persisted result in an activity.
 type Outcome struct {
-	ActivityID int64 `json:"activity_id" example:"1"`
-	UserID     int64 `json:"user_id" example:"10001"`
+	ActivityID int64 `json:"activity_id" validate:"required" minimum:"1" example:"1"`
+	UserID     int64 `json:"user_id" validate:"required" minimum:"1" example:"10001"`
 	// Won reports whether the user holds a unit: won, and the order is
 	// not cancelled or expired.
-	Won bool `json:"won" example:"true"`
+	Won bool `json:"won" validate:"required" example:"true"`
 	// Status is won, forfeited (won, then the order was cancelled or
 	// expired: the user cannot win again here) or none.
-	Status  string `json:"status" enums:"won,forfeited,none" example:"won"`
-	OrderID string `json:"order_id,omitempty" example:"0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10"`
+	Status  string `json:"status" validate:"required" enums:"won,forfeited,none" example:"won"`
+	OrderID string `json:"order_id,omitempty" format:"uuid" example:"0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10"`
 }
 
 // OutcomeNone is the status of a user with no win in the activity.
@@ -133,28 +147,28 @@ const OutcomeNone = "none"
 // While the sale runs, stock = remaining + sold; after its end,
 // stock = remaining (0) + sold + released.
 type Stats struct {
-	ActivityID int64 `json:"activity_id" example:"1"`
-	Stock      int64 `json:"stock" example:"100"`
+	ActivityID int64 `json:"activity_id" validate:"required" minimum:"1" example:"1"`
+	Stock      int64 `json:"stock" validate:"required" minimum:"1" example:"100"`
 	// Sold counts the units held by created or paid orders.
-	Sold int64 `json:"sold" example:"70"`
+	Sold int64 `json:"sold" validate:"required" minimum:"0" example:"70"`
 	// Remaining counts the units on sale, returned ones included.
-	Remaining int64 `json:"remaining" example:"30"`
+	Remaining int64 `json:"remaining" validate:"required" minimum:"0" example:"30"`
 	// Paid counts the units of paid orders.
-	Paid int64 `json:"paid" example:"40"`
+	Paid int64 `json:"paid" validate:"required" minimum:"0" example:"40"`
 	// Returned counts the units given back by cancelled or expired
 	// orders, ever.
-	Returned int64 `json:"returned" example:"30"`
+	Returned int64 `json:"returned" validate:"required" minimum:"0" example:"30"`
 	// Released counts the units given back to the product's inventory:
 	// unsold at the end, or returned after it.
-	Released int64 `json:"released" example:"0"`
+	Released int64 `json:"released" validate:"required" minimum:"0" example:"0"`
 	// Closed reports whether the end of the sale was processed: its
 	// unsold units went back to the product.
-	Closed bool `json:"closed" example:"false"`
+	Closed bool `json:"closed" validate:"required" example:"false"`
 	// Undelivered counts wins whose order the order service has not yet
 	// confirmed.
-	Undelivered int64 `json:"undelivered" example:"0"`
+	Undelivered int64 `json:"undelivered" validate:"required" minimum:"0" example:"0"`
 	// Failed counts wins the order service refused for good.
-	Failed int64 `json:"failed" example:"0"`
+	Failed int64 `json:"failed" validate:"required" minimum:"0" example:"0"`
 }
 
 func checkName(p errs.FieldErrors, s string) {

@@ -4,6 +4,8 @@
 //	@title						seckill activity service
 //	@version					1.0
 //	@description				Flash-sale activities and the purchase endpoint. The database decides every win; memory only answers the requests it can prove.
+//	@description				Every answer is an envelope: {"code":0,"message":"ok","data":…} on success, {"code":<status>,"message":…,"error":<kind>,"status_code":<status>} on failure, with that HTTP status.
+//	@description				A path that matches no route answers 404 with the error envelope; a route asked with a method it does not have answers 405 with the error envelope and an Allow header listing the methods it has.
 //	@BasePath					/
 //
 //	@securityDefinitions.apikey	Bearer

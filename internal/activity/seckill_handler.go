@@ -28,17 +28,21 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }
 // handleSeckill handles POST /activities/{id}/seckill.
 //
 //	@Summary		Try to buy the activity's item
-//	@Description	Answers whether the user got the item. A win is answered only after it is committed. A user's repeat request answers already_won with the same order_id; requests after the stock is gone answer sold_out from memory. A user whose order was cancelled or expired answers forfeited (won false) and cannot win again; the unit they gave back is on sale again on every instance within 2 s.
+//	@Description	Answers whether the user got the item. A win is answered only after it is committed. A user's repeat request answers already_won with the same order_id; requests after the stock is gone answer sold_out from memory.
+//	@ID				seckill
 //	@Tags			seckill
 //	@Accept			json
 //	@Produce		json
-//	@Param			id		path		int				true	"activity id"
+//	@Param			id		path		int				true	"activity id"	minimum(1)	format(int64)	example(1)
 //	@Param			request	body		SeckillRequest	true	"the buying user"
 //	@Success		200		{object}	httpx.Envelope{data=SeckillResult}
-//	@Failure		400		{object}	httpx.ErrorEnvelope	"invalid activity or user id"
-//	@Failure		404		{object}	httpx.ErrorEnvelope	"unknown activity"
-//	@Failure		429		{object}	httpx.ErrorEnvelope	"rate limited"
-//	@Failure		503		{object}	httpx.ErrorEnvelope	"database unavailable; the outcome is not known yet, retry"
+//	@Failure		400		{object}	httpx.BadRequestError		"invalid activity or user id"
+//	@Failure		404		{object}	httpx.NotFoundError			"unknown activity"
+//	@Failure		413		{object}	httpx.TooLargeError			"body over 1 MiB"
+//	@Failure		429		{object}	httpx.TooManyRequestsError	"rate limited"
+//	@Header			429		{integer}	Retry-After					"seconds to wait before trying again"
+//	@Failure		500		{object}	httpx.InternalError
+//	@Failure		503		{object}	httpx.UnavailableError	"database unavailable or shutting down; the outcome is not known yet, retry or ask GET /activities/{id}/seckill/{user_id}"
 //	@Security		Bearer
 //	@Failure		401	{object}	httpx.ErrorEnvelope	"with USER_JWT_SECRET set: no valid buyer token; the answer carries WWW-Authenticate: Bearer"
 //	@Header			401	{string}	WWW-Authenticate	"Bearer realm=seckill"
@@ -92,7 +96,7 @@ func handleSeckill(e *seckill.Engine, lim limits, observe func(seckill.Status), 
 	}
 }
 
-var jsonContentType = []string{"application/json; charset=utf-8"}
+var jsonContentType = []string{"application/json"}
 
 // limits are the seckill endpoint's abuse limits; a nil limiter is off.
 type limits struct {

@@ -260,14 +260,15 @@ func (s *Settlements) explain(ctx context.Context, tx pgx.Tx, in []SettleItem, a
 // handleSettle handles POST /activities/settlements.
 //
 //	@Summary		Record orders' final statuses
+//	@ID				settleOrders
 //	@Description	Called by the order service (its outbox of settlements). Idempotent on the order id: each settlement is recorded once, in one transaction with the counts it moves. A cancelled or expired order gives its unit back: on sale again while the activity runs (remaining grows by one, and every instance sells it within 2 s), to the product's inventory after it ended; its buyer is forfeited in that activity. A paid order counts as sold. Each settlement answers applied (recorded now), existing (recorded before, the same) or conflict (no such win, or settled otherwise); a conflict does not fail the others.
 //	@Tags			settlements
 //	@Accept			json
 //	@Produce		json
 //	@Param			settlements	body		SettleRequest	true	"1 to 1000 settlements"
 //	@Success		200			{object}	httpx.Envelope{data=SettleResults}
-//	@Failure		400			{object}	httpx.ErrorEnvelope
-//	@Failure		413			{object}	httpx.ErrorEnvelope
+//	@Failure		400			{object}	httpx.BadRequestError
+//	@Failure		413			{object}	httpx.TooLargeError
 //	@Router			/activities/settlements [post]
 func handleSettle(s *Settlements, applied func(Applied)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {

@@ -14,6 +14,7 @@ import (
 // handleCreateOrder handles POST /orders.
 //
 //	@Summary		Record an order
+//	@ID				createOrder
 //	@Description	Idempotent on id: repeating the request returns the recorded order (200). Another order for the same user and activity, or the same id with other content, is a conflict.
 //	@Tags			orders
 //	@Accept			json
@@ -21,8 +22,11 @@ import (
 //	@Param			order	body		CreateRequest				true	"the order"
 //	@Success		201		{object}	httpx.Envelope{data=Order}	"created"
 //	@Success		200		{object}	httpx.Envelope{data=Order}	"already recorded"
-//	@Failure		400		{object}	httpx.ErrorEnvelope
-//	@Failure		409		{object}	httpx.ErrorEnvelope
+//	@Failure		400		{object}	httpx.BadRequestError
+//	@Failure		409		{object}	httpx.ConflictError
+//	@Failure		413		{object}	httpx.TooLargeError	"body over 1 MiB"
+//	@Failure		500		{object}	httpx.InternalError
+//	@Failure		503		{object}	httpx.UnavailableError	"database unavailable"
 //	@Security		Bearer
 //	@Failure		401	{object}	httpx.ErrorEnvelope	"no valid credential: send the service token; the answer carries WWW-Authenticate: Bearer"
 //	@Header			401	{string}	WWW-Authenticate	"Bearer realm=seckill"
@@ -52,14 +56,17 @@ func handleCreateOrder(s *Store) http.HandlerFunc {
 // handleCreateBatch handles POST /orders/batch.
 //
 //	@Summary		Record a batch of orders
+//	@ID				createOrderBatch
 //	@Description	Written in one transaction. Each order is reported as created, existing (the same order was recorded before) or conflict (it contradicts a recorded order); a conflict does not fail the others. An invalid order fails the whole batch with 400 and nothing is written.
 //	@Tags			orders
 //	@Accept			json
 //	@Produce		json
 //	@Param			batch	body		BatchRequest	true	"1 to 1000 orders"
 //	@Success		200		{object}	httpx.Envelope{data=BatchResult}
-//	@Failure		400		{object}	httpx.ErrorEnvelope
-//	@Failure		413		{object}	httpx.ErrorEnvelope
+//	@Failure		400		{object}	httpx.BadRequestError
+//	@Failure		413		{object}	httpx.TooLargeError
+//	@Failure		500		{object}	httpx.InternalError
+//	@Failure		503		{object}	httpx.UnavailableError	"database unavailable"
 //	@Security		Bearer
 //	@Failure		401	{object}	httpx.ErrorEnvelope	"no valid credential: send the service token; the answer carries WWW-Authenticate: Bearer"
 //	@Header			401	{string}	WWW-Authenticate	"Bearer realm=seckill"
@@ -85,14 +92,17 @@ func handleCreateBatch(s *Store) http.HandlerFunc {
 // handleListOrders handles GET /orders.
 //
 //	@Summary	List orders
+//	@ID			listOrders
 //	@Tags		orders
 //	@Produce	json
-//	@Param		user_id		query		int	false	"only this user's orders"
-//	@Param		activity_id	query		int	false	"only this activity's orders"
-//	@Param		limit		query		int	false	"page size (1-100)"	default(20)
-//	@Param		offset		query		int	false	"rows to skip"		default(0)
-//	@Success	200			{object}	httpx.Envelope{data=[]Order}
-//	@Failure	400			{object}	httpx.ErrorEnvelope
+//	@Param		user_id		query		int	false	"only this user's orders"		minimum(1)	example(10001)
+//	@Param		activity_id	query		int	false	"only this activity's orders"	minimum(1)	example(1)
+//	@Param		limit		query		int	false	"page size"						minimum(1)	maximum(100)	default(20)
+//	@Param		offset		query		int	false	"rows to skip"					minimum(0)	default(0)
+//	@Success	200			{object}	httpx.ListEnvelope{data=[]Order}
+//	@Failure	400			{object}	httpx.BadRequestError
+//	@Failure	500			{object}	httpx.InternalError
+//	@Failure	503			{object}	httpx.UnavailableError	"database unavailable"
 //	@Security	Bearer
 //	@Failure	401	{object}	httpx.ErrorEnvelope	"no valid buyer token with USER_JWT_SECRET set; or, reading every user's orders, no admin token; the answer carries WWW-Authenticate: Bearer"
 //	@Header		401	{string}	WWW-Authenticate	"Bearer realm=seckill"
@@ -160,7 +170,7 @@ func pathOrderID(r *http.Request) (uuid.UUID, error) {
 	s := httpx.URLParam(r, "id")
 	id, err := uuid.Parse(s)
 	if err != nil || len(s) != 36 {
-		return uuid.Nil, errs.E(errs.Invalid, "order id must be a UUID such as 0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10")
+		return uuid.Nil, errs.InvalidFields(errs.FieldErrors{"id": "must be a UUID such as 0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10"})
 	}
 	return id, nil
 }
@@ -186,12 +196,15 @@ func ownOrder(r *http.Request, s *Store, a *auth.Authenticator) (Order, error) {
 // handleGetOrder handles GET /orders/{id}.
 //
 //	@Summary	Get an order
+//	@ID			getOrder
 //	@Tags		orders
 //	@Produce	json
-//	@Param		id	path		string	true	"order id (UUID)"
+//	@Param		id	path		string	true	"order id"	format(uuid)	example(0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10)
 //	@Success	200	{object}	httpx.Envelope{data=Order}
-//	@Failure	400	{object}	httpx.ErrorEnvelope
-//	@Failure	404	{object}	httpx.ErrorEnvelope
+//	@Failure	400	{object}	httpx.BadRequestError
+//	@Failure	404	{object}	httpx.NotFoundError
+//	@Failure	500	{object}	httpx.InternalError
+//	@Failure	503	{object}	httpx.UnavailableError	"database unavailable"
 //	@Security	Bearer
 //	@Failure	401	{object}	httpx.ErrorEnvelope	"with USER_JWT_SECRET set: no valid buyer token (or admin token); the answer carries WWW-Authenticate: Bearer"
 //	@Header		401	{string}	WWW-Authenticate	"Bearer realm=seckill"
@@ -211,17 +224,21 @@ func handleGetOrder(s *Store, a *auth.Authenticator) http.HandlerFunc {
 // handlePayOrder handles POST /orders/{id}/pay.
 //
 //	@Summary		Pay an order
+//	@ID				payOrder
 //	@Description	The buyer names themselves in the body; with USER_JWT_SECRET set, the buyer is the token's user (the body may then be omitted, and a user_id other than the token's is 403). Another user than the order's gets 403. Paying a paid order again answers the same order. A cancelled or expired order cannot be paid (409), and an order past its pay_by expires instead of being paid (409).
 //	@Tags			orders
 //	@Accept			json
 //	@Produce		json
-//	@Param			id		path		string			true	"order id (UUID)"
+//	@Param			id		path		string			true	"order id"	format(uuid)	example(0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10)
 //	@Param			buyer	body		BuyerRequest	false	"the paying user"
 //	@Success		200		{object}	httpx.Envelope{data=Order}
-//	@Failure		400		{object}	httpx.ErrorEnvelope
+//	@Failure		400		{object}	httpx.BadRequestError
 //	@Failure		403		{object}	httpx.ErrorEnvelope	"not the buyer's order, another user's token, or a credential that is not a buyer's"
-//	@Failure		404		{object}	httpx.ErrorEnvelope
-//	@Failure		409		{object}	httpx.ErrorEnvelope	"cancelled, expired, or past pay_by"
+//	@Failure		404		{object}	httpx.NotFoundError
+//	@Failure		409		{object}	httpx.ConflictError	"cancelled, expired, or past pay_by"
+//	@Failure		413		{object}	httpx.TooLargeError	"body over 1 MiB"
+//	@Failure		500		{object}	httpx.InternalError
+//	@Failure		503		{object}	httpx.UnavailableError	"database unavailable"
 //	@Security		Bearer
 //	@Failure		401	{object}	httpx.ErrorEnvelope	"with USER_JWT_SECRET set: no valid buyer token; the answer carries WWW-Authenticate: Bearer"
 //	@Header			401	{string}	WWW-Authenticate	"Bearer realm=seckill"
@@ -234,17 +251,21 @@ func handlePayOrder(s *Store, a *auth.Authenticator) http.HandlerFunc {
 // handleCancelOrder handles POST /orders/{id}/cancel.
 //
 //	@Summary		Cancel an order
+//	@ID				cancelOrder
 //	@Description	The buyer names themselves as for pay. The order's unit goes back to its activity (on sale again while the sale runs, else to the product's inventory), and the buyer cannot win again in that activity. Cancelling a cancelled order again answers the same order. A paid or expired order cannot be cancelled (409), and an order past its pay_by expires instead (409).
 //	@Tags			orders
 //	@Accept			json
 //	@Produce		json
-//	@Param			id		path		string			true	"order id (UUID)"
+//	@Param			id		path		string			true	"order id"	format(uuid)	example(0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10)
 //	@Param			buyer	body		BuyerRequest	false	"the cancelling user"
 //	@Success		200		{object}	httpx.Envelope{data=Order}
-//	@Failure		400		{object}	httpx.ErrorEnvelope
+//	@Failure		400		{object}	httpx.BadRequestError
 //	@Failure		403		{object}	httpx.ErrorEnvelope	"not the buyer's order, another user's token, or a credential that is not a buyer's"
-//	@Failure		404		{object}	httpx.ErrorEnvelope
-//	@Failure		409		{object}	httpx.ErrorEnvelope	"paid, expired, or past pay_by"
+//	@Failure		404		{object}	httpx.NotFoundError
+//	@Failure		409		{object}	httpx.ConflictError	"paid, expired, or past pay_by"
+//	@Failure		413		{object}	httpx.TooLargeError	"body over 1 MiB"
+//	@Failure		500		{object}	httpx.InternalError
+//	@Failure		503		{object}	httpx.UnavailableError	"database unavailable"
 //	@Security		Bearer
 //	@Failure		401	{object}	httpx.ErrorEnvelope	"with USER_JWT_SECRET set: no valid buyer token; the answer carries WWW-Authenticate: Bearer"
 //	@Header			401	{string}	WWW-Authenticate	"Bearer realm=seckill"

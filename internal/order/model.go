@@ -22,30 +22,30 @@ const (
 
 // Order is what a winner gets.
 type Order struct {
-	ID         uuid.UUID   `json:"id" swaggertype:"string" example:"0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10"`
-	UserID     int64       `json:"user_id" example:"10001"`
-	ActivityID int64       `json:"activity_id" example:"1"`
-	ProductID  int64       `json:"product_id" example:"1"`
-	Quantity   int         `json:"quantity" example:"1"`
-	Price      money.Cents `json:"price" swaggertype:"number" example:"9.99"`
-	Status     string      `json:"status" enums:"created,paid,cancelled,expired" example:"created"`
+	ID         uuid.UUID   `json:"id" validate:"required" swaggertype:"string" format:"uuid" example:"0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10"`
+	UserID     int64       `json:"user_id" validate:"required" minimum:"1" example:"10001"`
+	ActivityID int64       `json:"activity_id" validate:"required" minimum:"1" example:"1"`
+	ProductID  int64       `json:"product_id" validate:"required" minimum:"1" example:"1"`
+	Quantity   int         `json:"quantity" validate:"required" minimum:"1" maximum:"1000000" example:"1"`
+	Price      money.Cents `json:"price" validate:"required" swaggertype:"number" minimum:"0" maximum:"9999999999.99" multipleOf:"0.01" example:"9.99"`
+	Status     string      `json:"status" validate:"required" enums:"created,paid,cancelled,expired" example:"created"`
 	// PayBy is the payment deadline: a created order still unpaid then
 	// expires, and its unit goes back on sale.
-	PayBy     time.Time `json:"pay_by" example:"2026-11-11T00:15:00Z"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	PayBy     time.Time `json:"pay_by" validate:"required" format:"date-time" example:"2026-11-11T00:15:00Z"`
+	CreatedAt time.Time `json:"created_at" validate:"required" format:"date-time" example:"2026-11-11T00:00:01Z"`
+	UpdatedAt time.Time `json:"updated_at" validate:"required" format:"date-time" example:"2026-11-11T00:00:01Z"`
 }
 
 // CreateRequest is one order to record, as the activity service sends it.
 // The id is chosen by the caller at win time, which makes the call
 // idempotent.
 type CreateRequest struct {
-	ID         uuid.UUID    `json:"id" swaggertype:"string" example:"0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10"`
-	UserID     int64        `json:"user_id" example:"10001"`
-	ActivityID int64        `json:"activity_id" example:"1"`
-	ProductID  int64        `json:"product_id" example:"1"`
-	Quantity   int          `json:"quantity" example:"1"`
-	Price      *money.Cents `json:"price" swaggertype:"number" example:"9.99"`
+	ID         uuid.UUID    `json:"id" validate:"required" swaggertype:"string" format:"uuid" example:"0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10"`
+	UserID     int64        `json:"user_id" validate:"required" minimum:"1" example:"10001"`
+	ActivityID int64        `json:"activity_id" validate:"required" minimum:"1" example:"1"`
+	ProductID  int64        `json:"product_id" validate:"required" minimum:"1" example:"1"`
+	Quantity   int          `json:"quantity" validate:"required" minimum:"1" maximum:"1000000" example:"1"`
+	Price      *money.Cents `json:"price" validate:"required" swaggertype:"number" minimum:"0" maximum:"9999999999.99" multipleOf:"0.01" example:"9.99"`
 }
 
 // Valid checks an order.
@@ -87,7 +87,7 @@ const MaxBatch = 1000
 
 // BatchRequest is the body of POST /orders/batch.
 type BatchRequest struct {
-	Orders []CreateRequest `json:"orders"`
+	Orders []CreateRequest `json:"orders" validate:"required,min=1,max=1000"`
 }
 
 // Valid checks every order of a batch, naming each problem by its index.
@@ -115,23 +115,23 @@ const (
 
 // BatchItem is the fate of one order of a batch.
 type BatchItem struct {
-	ID      uuid.UUID `json:"id" swaggertype:"string"`
-	Status  string    `json:"status" enums:"created,existing,conflict"`
-	Message string    `json:"message,omitempty"`
+	ID      uuid.UUID `json:"id" validate:"required" swaggertype:"string" format:"uuid" example:"0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10"`
+	Status  string    `json:"status" validate:"required" enums:"created,existing,conflict" example:"created"`
+	Message string    `json:"message,omitempty" example:"order 0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10 exists with other content"`
 }
 
 // BatchResult answers POST /orders/batch, one item per order in input order.
 type BatchResult struct {
-	Results   []BatchItem `json:"results"`
-	Created   int         `json:"created"`
-	Existing  int         `json:"existing"`
-	Conflicts int         `json:"conflicts"`
+	Results   []BatchItem `json:"results" validate:"required"`
+	Created   int         `json:"created" validate:"required" minimum:"0" example:"1"`
+	Existing  int         `json:"existing" validate:"required" minimum:"0" example:"0"`
+	Conflicts int         `json:"conflicts" validate:"required" minimum:"0" example:"0"`
 }
 
 // BuyerRequest is the body of POST /orders/{id}/pay and
 // POST /orders/{id}/cancel: the buyer names themselves.
 type BuyerRequest struct {
-	UserID int64 `json:"user_id" example:"10001"`
+	UserID int64 `json:"user_id" validate:"required" minimum:"1" example:"10001"`
 }
 
 // Valid checks a buyer request.

@@ -221,6 +221,25 @@ func TestOrder_BadInput(t *testing.T) {
 			svctest.CheckError(t, svctest.DoAs(t, caller(tc.method, tc.url), tc.method, tc.url, tc.body), tc.status)
 		})
 	}
+	// A UUID the decoder refuses is named like every other bad field.
+	for _, tc := range []struct {
+		name, url string
+		body      any
+		field     string
+	}{
+		{"BodyUUID", base + "/orders", with("id", "abc"), "id"},
+		{"PathUUID", base + "/orders/abc", nil, "id"},
+	} {
+		// Orders are recorded by the activity service, with its credential.
+		r := svctest.DoAs(t, svctest.ServiceToken, "POST", tc.url, tc.body)
+		if tc.body == nil {
+			r = svctest.Do(t, "GET", tc.url, nil)
+		}
+		fields, _ := r.Body["fields"].(map[string]any)
+		if got, want := fields[tc.field], "must be a UUID such as 0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10"; r.Status != 400 || got != want {
+			t.Errorf("%s: %d fields[%s] = %v, want 400 with %q (body %s)", tc.name, r.Status, tc.field, got, want, r.Raw)
+		}
+	}
 	if got := count(t, pool); got != 1 {
 		t.Errorf("%d orders after bad input, want 1", got)
 	}

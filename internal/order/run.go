@@ -4,6 +4,8 @@
 //	@title						seckill order service
 //	@version					1.0
 //	@description				Orders of the flash-sale winners. The activity service delivers each win here; the order id it chose at win time makes every call idempotent.
+//	@description				Every answer is an envelope: {"code":0,"message":"ok","data":…} on success, {"code":<status>,"message":…,"error":<kind>,"status_code":<status>} on failure, with that HTTP status.
+//	@description				A path that matches no route answers 404 with the error envelope; a route asked with a method it does not have answers 405 with the error envelope and an Allow header listing the methods it has.
 //	@BasePath					/
 //
 //	@securityDefinitions.apikey	Bearer

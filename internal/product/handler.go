@@ -9,14 +9,17 @@ import (
 // handleCreateProduct handles POST /products.
 //
 //	@Summary	Create a product
+//	@ID			createProduct
 //	@Tags		products
 //	@Accept		json
 //	@Produce	json
-//	@Param		product	body		CreateRequest	true	"the new product"
-//	@Success	201		{object}	httpx.Envelope{data=Product}
-//	@Failure	400		{object}	httpx.ErrorEnvelope	"invalid input"
-//	@Failure	409		{object}	httpx.ErrorEnvelope	"a product with that name exists"
-//	@Failure	413		{object}	httpx.ErrorEnvelope	"body too large"
+//	@Param		product	body		CreateRequest					true	"the new product"
+//	@Success	201		{object}	httpx.Envelope{data=Product}	"created"
+//	@Failure	400		{object}	httpx.BadRequestError			"invalid input: fields names each bad field"
+//	@Failure	409		{object}	httpx.ConflictError				"a product with that name exists"
+//	@Failure	413		{object}	httpx.TooLargeError				"body over 1 MiB"
+//	@Failure	500		{object}	httpx.InternalError
+//	@Failure	503		{object}	httpx.UnavailableError	"database unavailable"
 //	@Security	Bearer
 //	@Failure	401	{object}	httpx.ErrorEnvelope	"no valid credential: send the admin token; the answer carries WWW-Authenticate: Bearer"
 //	@Header		401	{string}	WWW-Authenticate	"Bearer realm=seckill"
@@ -42,12 +45,15 @@ func handleCreateProduct(s *Store) http.HandlerFunc {
 // handleListProducts handles GET /products.
 //
 //	@Summary	List products
+//	@ID			listProducts
 //	@Tags		products
 //	@Produce	json
-//	@Param		limit	query		int	false	"page size (1-100)"	default(20)
-//	@Param		offset	query		int	false	"rows to skip"		default(0)
-//	@Success	200		{object}	httpx.Envelope{data=[]Product}
-//	@Failure	400		{object}	httpx.ErrorEnvelope
+//	@Param		limit	query		int	false	"page size"		minimum(1)	maximum(100)	default(20)
+//	@Param		offset	query		int	false	"rows to skip"	minimum(0)	default(0)
+//	@Success	200		{object}	httpx.ListEnvelope{data=[]Product}
+//	@Failure	400		{object}	httpx.BadRequestError
+//	@Failure	500		{object}	httpx.InternalError
+//	@Failure	503		{object}	httpx.UnavailableError	"database unavailable"
 //	@Router		/products [get]
 func handleListProducts(s *Store) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -68,12 +74,15 @@ func handleListProducts(s *Store) http.HandlerFunc {
 // handleGetProduct handles GET /products/{id}.
 //
 //	@Summary	Get a product
+//	@ID			getProduct
 //	@Tags		products
 //	@Produce	json
-//	@Param		id	path		int	true	"product id"
+//	@Param		id	path		int	true	"product id"	minimum(1)	format(int64)	example(1)
 //	@Success	200	{object}	httpx.Envelope{data=Product}
-//	@Failure	400	{object}	httpx.ErrorEnvelope
-//	@Failure	404	{object}	httpx.ErrorEnvelope
+//	@Failure	400	{object}	httpx.BadRequestError
+//	@Failure	404	{object}	httpx.NotFoundError
+//	@Failure	500	{object}	httpx.InternalError
+//	@Failure	503	{object}	httpx.UnavailableError	"database unavailable"
 //	@Router		/products/{id} [get]
 func handleGetProduct(s *Store) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -95,15 +104,19 @@ func handleGetProduct(s *Store) http.HandlerFunc {
 //
 //	@Summary		Update a product
 //	@Description	Changes the fields present in the body; absent fields keep their values.
+//	@ID				updateProduct
 //	@Tags			products
 //	@Accept			json
 //	@Produce		json
-//	@Param			id		path		int				true	"product id"
+//	@Param			id		path		int				true	"product id"	minimum(1)	format(int64)	example(1)
 //	@Param			product	body		UpdateRequest	true	"fields to change"
 //	@Success		200		{object}	httpx.Envelope{data=Product}
-//	@Failure		400		{object}	httpx.ErrorEnvelope
-//	@Failure		404		{object}	httpx.ErrorEnvelope
-//	@Failure		409		{object}	httpx.ErrorEnvelope	"the new name is taken"
+//	@Failure		400		{object}	httpx.BadRequestError
+//	@Failure		404		{object}	httpx.NotFoundError
+//	@Failure		409		{object}	httpx.ConflictError	"the new name is taken, or the inventory would fall below what is reserved"
+//	@Failure		413		{object}	httpx.TooLargeError	"body over 1 MiB"
+//	@Failure		500		{object}	httpx.InternalError
+//	@Failure		503		{object}	httpx.UnavailableError	"database unavailable"
 //	@Security		Bearer
 //	@Failure		401	{object}	httpx.ErrorEnvelope	"no valid credential: send the admin token; the answer carries WWW-Authenticate: Bearer"
 //	@Header			401	{string}	WWW-Authenticate	"Bearer realm=seckill"
@@ -134,13 +147,16 @@ func handleUpdateProduct(s *Store) http.HandlerFunc {
 // handleDeleteProduct handles DELETE /products/{id}.
 //
 //	@Summary	Delete a product
+//	@ID			deleteProduct
 //	@Tags		products
 //	@Produce	json
-//	@Param		id	path		int	true	"product id"
-//	@Success	200	{object}	httpx.Envelope{data=object}
-//	@Failure	400	{object}	httpx.ErrorEnvelope
-//	@Failure	404	{object}	httpx.ErrorEnvelope
-//	@Failure	409	{object}	httpx.ErrorEnvelope	"activities hold units of the product"
+//	@Param		id	path		int	true	"product id"	minimum(1)	format(int64)	example(1)
+//	@Success	200	{object}	httpx.Envelope{data=Deleted}
+//	@Failure	400	{object}	httpx.BadRequestError
+//	@Failure	404	{object}	httpx.NotFoundError
+//	@Failure	409	{object}	httpx.ConflictError	"the product has reservations"
+//	@Failure	500	{object}	httpx.InternalError
+//	@Failure	503	{object}	httpx.UnavailableError	"database unavailable"
 //	@Security	Bearer
 //	@Failure	401	{object}	httpx.ErrorEnvelope	"no valid credential: send the admin token; the answer carries WWW-Authenticate: Bearer"
 //	@Header		401	{string}	WWW-Authenticate	"Bearer realm=seckill"
@@ -157,7 +173,7 @@ func handleDeleteProduct(s *Store) http.HandlerFunc {
 			httpx.Error(w, r, err)
 			return
 		}
-		httpx.OK(w, map[string]int64{"id": id})
+		httpx.OK(w, Deleted{ID: id})
 	}
 }
 
@@ -165,16 +181,20 @@ func handleDeleteProduct(s *Store) http.HandlerFunc {
 //
 //	@Summary		Reserve inventory for an activity
 //	@Description	Moves quantity units from inventory to reserved. Repeating the call for the same activity is idempotent; another quantity moves only the difference.
+//	@ID				reserveInventory
 //	@Tags			reservations
 //	@Accept			json
 //	@Produce		json
-//	@Param			id			path		int									true	"product id"
+//	@Param			id			path		int									true	"product id"	minimum(1)	format(int64)	example(1)
 //	@Param			reservation	body		ReserveRequest						true	"activity and quantity"
 //	@Success		201			{object}	httpx.Envelope{data=Reservation}	"reserved"
 //	@Success		200			{object}	httpx.Envelope{data=Reservation}	"already reserved"
-//	@Failure		400			{object}	httpx.ErrorEnvelope
-//	@Failure		404			{object}	httpx.ErrorEnvelope
-//	@Failure		409			{object}	httpx.ErrorEnvelope	"not enough inventory"
+//	@Failure		400			{object}	httpx.BadRequestError
+//	@Failure		404			{object}	httpx.NotFoundError
+//	@Failure		409			{object}	httpx.ConflictError	"not enough inventory"
+//	@Failure		413			{object}	httpx.TooLargeError	"body over 1 MiB"
+//	@Failure		500			{object}	httpx.InternalError
+//	@Failure		503			{object}	httpx.UnavailableError	"database unavailable"
 //	@Security		Bearer
 //	@Failure		401	{object}	httpx.ErrorEnvelope	"no valid credential: send the service token; the answer carries WWW-Authenticate: Bearer"
 //	@Header			401	{string}	WWW-Authenticate	"Bearer realm=seckill"
@@ -209,19 +229,22 @@ func handleReserve(s *Store) http.HandlerFunc {
 // handleRelease handles DELETE /products/{id}/reservations/{activity_id}.
 //
 //	@Summary		Release an activity's reservation
-//	@Description	The units the activity still holds (neither sold nor released) go back to inventory.
+//	@ID				releaseReservation
 //	@Tags			reservations
 //	@Produce		json
-//	@Param			id			path		int									true	"product id"
-//	@Param			activity_id	path		int									true	"activity id"
+//	@Param			id			path		int									true	"product id"	minimum(1)	format(int64)	example(1)
+//	@Param			activity_id	path		int									true	"activity id"	minimum(1)	format(int64)	example(7)
 //	@Success		200			{object}	httpx.Envelope{data=Reservation}	"the released reservation"
-//	@Failure		400			{object}	httpx.ErrorEnvelope
-//	@Failure		404			{object}	httpx.ErrorEnvelope
+//	@Failure		400			{object}	httpx.BadRequestError
+//	@Failure		404			{object}	httpx.NotFoundError
+//	@Failure		500			{object}	httpx.InternalError
+//	@Failure		503			{object}	httpx.UnavailableError	"database unavailable"
 //	@Security		Bearer
 //	@Failure		401	{object}	httpx.ErrorEnvelope	"no valid credential: send the service token; the answer carries WWW-Authenticate: Bearer"
 //	@Header			401	{string}	WWW-Authenticate	"Bearer realm=seckill"
 //	@Failure		403	{object}	httpx.ErrorEnvelope	"a valid credential that is not the service token (an administrator cannot do this either)"
 //	@Router			/products/{id}/reservations/{activity_id} [delete]
+//	@Description	The units the activity still holds (neither sold nor released) go back to inventory.
 func handleRelease(s *Store) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, err := httpx.PathID(r, "id")
@@ -246,17 +269,21 @@ func handleRelease(s *Store) http.HandlerFunc {
 // handleSettle handles PUT /products/{id}/reservations/{activity_id}/settlement.
 //
 //	@Summary		Settle units of an activity's reservation
+//	@ID				settleReservation
 //	@Description	The activity reports running totals: sold (units of its paid orders) and released (units it gave back). The difference from the recorded totals moves from reserved to sold and to inventory, in one transaction. Totals only grow: a repeated or stale report changes nothing, so the call is idempotent.
 //	@Tags			reservations
 //	@Accept			json
 //	@Produce		json
-//	@Param			id			path		int									true	"product id"
-//	@Param			activity_id	path		int									true	"activity id"
+//	@Param			id			path		int									true	"product id"	minimum(1)	format(int64)	example(1)
+//	@Param			activity_id	path		int									true	"activity id"	minimum(1)	format(int64)	example(7)
 //	@Param			settlement	body		SettleRequest						true	"running totals"
 //	@Success		200			{object}	httpx.Envelope{data=Reservation}	"the reservation after the settlement"
-//	@Failure		400			{object}	httpx.ErrorEnvelope
-//	@Failure		404			{object}	httpx.ErrorEnvelope	"no such product or reservation"
-//	@Failure		409			{object}	httpx.ErrorEnvelope	"more units settled than reserved"
+//	@Failure		400			{object}	httpx.BadRequestError
+//	@Failure		404			{object}	httpx.NotFoundError	"no such product or reservation"
+//	@Failure		409			{object}	httpx.ConflictError	"more units settled than reserved"
+//	@Failure		413			{object}	httpx.TooLargeError	"body over 1 MiB"
+//	@Failure		500			{object}	httpx.InternalError
+//	@Failure		503			{object}	httpx.UnavailableError	"database unavailable"
 //	@Security		Bearer
 //	@Failure		401	{object}	httpx.ErrorEnvelope	"no valid credential: send the service token; the answer carries WWW-Authenticate: Bearer"
 //	@Header			401	{string}	WWW-Authenticate	"Bearer realm=seckill"

@@ -11,41 +11,47 @@ import (
 
 // Product is an item for sale and its inventory.
 type Product struct {
-	ID          int64       `json:"id" example:"1"`
-	Name        string      `json:"name" example:"Mechanical keyboard"`
-	Description string      `json:"description" example:"87 keys, brown switches"`
-	Price       money.Cents `json:"price" swaggertype:"number" example:"9.99"`
+	ID          int64       `json:"id" validate:"required" minimum:"1" example:"1"`
+	Name        string      `json:"name" validate:"required" minLength:"1" maxLength:"250" example:"Mechanical keyboard"`
+	Description string      `json:"description" validate:"required" maxLength:"600" example:"87 keys, brown switches"`
+	Price       money.Cents `json:"price" validate:"required" swaggertype:"number" minimum:"0" maximum:"9999999999.99" multipleOf:"0.01" example:"9.99"`
 	// Inventory counts the free units: available to reserve.
-	Inventory int64 `json:"inventory" example:"100"`
+	Inventory int64 `json:"inventory" validate:"required" minimum:"0" example:"100"`
 	// Reserved counts the units held by sale activities: unsold, or won
 	// by an order not yet paid.
-	Reserved int64 `json:"reserved" example:"10"`
+	Reserved int64 `json:"reserved" validate:"required" minimum:"0" example:"10"`
 	// Sold counts the units paid for. Only an explicit inventory edit
 	// changes inventory + reserved + sold.
-	Sold      int64     `json:"sold" example:"5"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Sold      int64     `json:"sold" validate:"required" minimum:"0" example:"5"`
+	CreatedAt time.Time `json:"created_at" validate:"required" format:"date-time" example:"2026-11-01T08:00:00Z"`
+	UpdatedAt time.Time `json:"updated_at" validate:"required" format:"date-time" example:"2026-11-01T08:00:00Z"`
+}
+
+// Deleted answers a successful delete.
+type Deleted struct {
+	ID int64 `json:"id" validate:"required" minimum:"1" example:"1"`
 }
 
 // Reservation is a quantity of a product held for one sale activity.
 type Reservation struct {
-	ProductID  int64 `json:"product_id" example:"1"`
-	ActivityID int64 `json:"activity_id" example:"7"`
-	Quantity   int64 `json:"quantity" example:"10"`
+	ProductID  int64 `json:"product_id" validate:"required" minimum:"1" example:"1"`
+	ActivityID int64 `json:"activity_id" validate:"required" minimum:"1" example:"7"`
+	Quantity   int64 `json:"quantity" validate:"required" minimum:"0" example:"10"`
 	// Sold counts the reserved units paid for, Released those given back
 	// to inventory; the rest (quantity - sold - released) is still held.
-	Sold      int64     `json:"sold" example:"6"`
-	Released  int64     `json:"released" example:"2"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Sold      int64     `json:"sold" validate:"required" minimum:"0" example:"6"`
+	Released  int64     `json:"released" validate:"required" minimum:"0" example:"2"`
+	CreatedAt time.Time `json:"created_at" validate:"required" format:"date-time" example:"2026-11-01T08:00:00Z"`
+	UpdatedAt time.Time `json:"updated_at" validate:"required" format:"date-time" example:"2026-11-01T08:00:00Z"`
 }
 
 // CreateRequest is the body of POST /products.
 type CreateRequest struct {
-	Name        string       `json:"name" example:"Mechanical keyboard"`
-	Description string       `json:"description" example:"87 keys, brown switches"`
-	Price       *money.Cents `json:"price" swaggertype:"number" example:"9.99"`
-	Inventory   *int64       `json:"inventory" example:"100"`
+	// Name must be unique and not blank.
+	Name        string       `json:"name" validate:"required" minLength:"1" maxLength:"250" example:"Mechanical keyboard"`
+	Description string       `json:"description" maxLength:"600" example:"87 keys, brown switches"`
+	Price       *money.Cents `json:"price" validate:"required" swaggertype:"number" minimum:"0" maximum:"9999999999.99" multipleOf:"0.01" example:"9.99"`
+	Inventory   *int64       `json:"inventory" validate:"required" minimum:"0" example:"100"`
 }
 
 // Valid checks the fields of a new product.
@@ -66,10 +72,10 @@ func (c CreateRequest) Valid() errs.FieldErrors {
 
 // UpdateRequest is the body of PUT /products/{id}: the fields to change.
 type UpdateRequest struct {
-	Name        *string      `json:"name,omitempty" example:"Mechanical keyboard v2"`
-	Description *string      `json:"description,omitempty"`
-	Price       *money.Cents `json:"price,omitempty" swaggertype:"number" example:"12.50"`
-	Inventory   *int64       `json:"inventory,omitempty" example:"80"`
+	Name        *string      `json:"name,omitempty" minLength:"1" maxLength:"250" example:"Mechanical keyboard v2"`
+	Description *string      `json:"description,omitempty" maxLength:"600" example:"87 keys, red switches"`
+	Price       *money.Cents `json:"price,omitempty" swaggertype:"number" minimum:"0" maximum:"9999999999.99" multipleOf:"0.01" example:"12.5"`
+	Inventory   *int64       `json:"inventory,omitempty" minimum:"0" example:"80"`
 }
 
 // Valid checks the fields present in an update.
@@ -92,8 +98,8 @@ func (u UpdateRequest) Valid() errs.FieldErrors {
 
 // ReserveRequest is the body of POST /products/{id}/reservations.
 type ReserveRequest struct {
-	ActivityID int64 `json:"activity_id" example:"7"`
-	Quantity   int64 `json:"quantity" example:"10"`
+	ActivityID int64 `json:"activity_id" validate:"required" minimum:"1" example:"7"`
+	Quantity   int64 `json:"quantity" validate:"required" minimum:"1" example:"10"`
 }
 
 // Valid checks a reservation request.

@@ -138,6 +138,24 @@ func TestProduct_BadInput(t *testing.T) {
 			svctest.CheckError(t, svctest.DoAs(t, token, tc.method, tc.url, tc.body), tc.status)
 		})
 	}
+	// Messages name the field and say what it expects, in the client's terms.
+	for _, tc := range []struct {
+		name, body, field, msg string
+	}{
+		{"ThreeDecimals", `{"name":"a","price":1.999,"inventory":1}`, "price", "must be a number with at most two decimals, from 0 to 9999999999.99"},
+		{"PriceAsString", `{"name":"a","price":"1.99","inventory":1}`, "price", "must be a number with at most two decimals, from 0 to 9999999999.99"},
+		{"UnknownField", `{"name":"a","price":1,"inventory":1,"color":"red"}`, "color", "is not a known field"},
+		{"WrongType", `{"name":"a","price":1,"inventory":"7"}`, "inventory", "must be an integer"},
+	} {
+		r := svctest.Do(t, "POST", base+"/products", tc.body)
+		fields, _ := r.Body["fields"].(map[string]any)
+		if got := fields[tc.field]; r.Status != 400 || got != tc.msg {
+			t.Errorf("%s: %d fields[%s] = %v, want 400 with %q (body %s)", tc.name, r.Status, tc.field, got, tc.msg, r.Raw)
+		}
+	}
+	if r := svctest.Do(t, "PATCH", item, nil); r.Header.Get("Allow") != "GET, PUT, DELETE" {
+		t.Errorf("405 with Allow %q, want %q", r.Header.Get("Allow"), "GET, PUT, DELETE")
+	}
 	// Nothing above changed anything.
 	r := svctest.Do(t, "GET", base+"/products", nil)
 	page, _ := r.Body["pagination"].(map[string]any)

@@ -36,21 +36,28 @@ func NewRouter(cfg Config, pool *pgxpool.Pool, m *metrics.Metrics, tracer opentr
 //
 //	@Summary		Liveness
 //	@Description	Answers while the process runs; Consul's health check calls it.
+//	@ID				healthz
 //	@Tags			health
 //	@Produce		json
-//	@Success		200	{object}	httpx.Envelope{data=map[string]string}
+//	@Success		200	{object}	httpx.Envelope{data=Health}
 //	@Router			/healthz [get]
 func handleHealthz(w http.ResponseWriter, r *http.Request) {
-	httpx.OK(w, map[string]string{"status": "ok"})
+	httpx.OK(w, Health{Status: "ok"})
+}
+
+// Health is what /healthz and /readyz answer when all is well.
+type Health struct {
+	Status string `json:"status" validate:"required" enums:"ok,ready" example:"ok"`
 }
 
 // handleMetrics handles GET /metrics.
 //
 //	@Summary		Prometheus metrics
 //	@Description	Requests by route and status, latency histograms, and the service's own metrics, in Prometheus' text format.
+//	@ID				metrics
 //	@Tags			health
 //	@Produce		plain
-//	@Success		200	{string}	string
+//	@Success		200	"the metrics in Prometheus text format"
 //	@Router			/metrics [get]
 func handleMetrics(m *metrics.Metrics) http.Handler { return m.Handler() }
 
@@ -58,10 +65,11 @@ func handleMetrics(m *metrics.Metrics) http.Handler { return m.Handler() }
 //
 //	@Summary		Readiness
 //	@Description	Answers 200 when the database answers, 503 with the error envelope when it does not.
+//	@ID				readyz
 //	@Tags			health
 //	@Produce		json
-//	@Success		200	{object}	httpx.Envelope{data=map[string]string}
-//	@Failure		503	{object}	httpx.ErrorEnvelope	"database unavailable"
+//	@Success		200	{object}	httpx.Envelope{data=Health}
+//	@Failure		503	{object}	httpx.UnavailableError	"database unavailable"
 //	@Router			/readyz [get]
 func handleReadyz(pool *pgxpool.Pool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -69,6 +77,6 @@ func handleReadyz(pool *pgxpool.Pool) http.HandlerFunc {
 			httpx.Error(w, r, err)
 			return
 		}
-		httpx.OK(w, map[string]string{"status": "ready"})
+		httpx.OK(w, Health{Status: "ready"})
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -96,6 +98,9 @@ func decodeBytes(b []byte, dst any) error {
 	dec.DisallowUnknownFields()
 	dec.UseNumber()
 	if err := dec.Decode(dst); err != nil {
+		if e := fieldDecodeError(err, b, reflect.TypeOf(dst)); e != nil {
+			return e
+		}
 		return decodeError(err)
 	}
 	// A second value, or anything but white space, after the first is an error.
@@ -173,17 +178,22 @@ func decodeError(err error) error {
 		return errs.E(errs.Invalid, "malformed JSON at byte %d", syn.Offset)
 	case errors.As(err, &typ):
 		if typ.Field != "" {
-			return errs.E(errs.Invalid, "field %q must be %s", typ.Field, jsonKind(typ.Type.String()))
+			switch typ.Type {
+			case timeType, uuidType:
+				return fieldInvalid(typ.Field, expectation(typ.Type, err))
+			}
+			return fieldInvalid(typ.Field, "must be "+jsonKind(typ.Type.String()))
 		}
 		return errs.E(errs.Invalid, "request body must be %s", jsonKind(typ.Type.String()))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return errs.E(errs.Invalid, "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+		name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
+		return fieldInvalid(name, "is not a known field")
 	}
 	var ve *errs.Error
 	if errors.As(err, &ve) {
 		return ve
 	}
-	return errs.Wrap(errs.Invalid, err, "malformed JSON: "+err.Error())
+	return errs.Wrap(errs.Invalid, err, "request body is not valid")
 }
 
 func jsonKind(goType string) string {

@@ -12,28 +12,37 @@ import (
 	"github.com/seckill/seckill/internal/platform/errs"
 )
 
-// Envelope is the body of every successful response, as the original
-// seckill-sanic shaped it.
+// Envelope is the body of every successful response but a list's, as the
+// original seckill-sanic shaped it.
 type Envelope struct {
-	Code       int         `json:"code" example:"0"`
-	Message    string      `json:"message" example:"ok"`
-	Data       any         `json:"data"`
-	Pagination *Pagination `json:"pagination,omitempty"`
+	Code    int    `json:"code" validate:"required" enums:"0" example:"0"`
+	Message string `json:"message" validate:"required" enums:"ok" example:"ok"`
+	Data    any    `json:"data" validate:"required"`
+}
+
+// ListEnvelope is the body of a successful list response: one page of
+// items and where it lies in the whole.
+type ListEnvelope struct {
+	Code       int        `json:"code" validate:"required" enums:"0" example:"0"`
+	Message    string     `json:"message" validate:"required" enums:"ok" example:"ok"`
+	Data       any        `json:"data" validate:"required"`
+	Pagination Pagination `json:"pagination" validate:"required"`
 }
 
 // Pagination describes one page of a list.
 type Pagination struct {
-	Limit  int   `json:"limit" example:"20"`
-	Offset int   `json:"offset" example:"0"`
-	Total  int64 `json:"total" example:"42"`
+	Limit  int   `json:"limit" validate:"required" minimum:"1" maximum:"100" example:"20"`
+	Offset int   `json:"offset" validate:"required" minimum:"0" example:"0"`
+	Total  int64 `json:"total" validate:"required" minimum:"0" example:"42"`
 }
 
-// ErrorEnvelope is the body of every failed response.
+// ErrorEnvelope is the body of every failed response. The documents show
+// it as one type per status (see errors_doc.go), each with its own example.
 type ErrorEnvelope struct {
-	Code       int               `json:"code" example:"404"`
-	Message    string            `json:"message" example:"product 7 not found"`
-	Error      string            `json:"error" example:"not_found"`
-	StatusCode int               `json:"status_code" example:"404"`
+	Code       int               `json:"code" validate:"required" minimum:"400" maximum:"599" example:"404"`
+	Message    string            `json:"message" validate:"required" example:"product 7 not found"`
+	Error      string            `json:"error" validate:"required" example:"not_found"`
+	StatusCode int               `json:"status_code" validate:"required" minimum:"400" maximum:"599" example:"404"`
 	Fields     map[string]string `json:"fields,omitempty"`
 }
 
@@ -103,7 +112,7 @@ func Write(w http.ResponseWriter, status int, data any) {
 
 // List writes one page of a list in the success envelope.
 func List(w http.ResponseWriter, data any, p Pagination) {
-	writeJSON(w, http.StatusOK, Envelope{Code: 0, Message: "ok", Data: data, Pagination: &p})
+	writeJSON(w, http.StatusOK, ListEnvelope{Code: 0, Message: "ok", Data: data, Pagination: p})
 }
 
 // StatusClientClosedRequest is the status recorded for a request whose
@@ -149,7 +158,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		b = []byte(`{"code":500,"message":"internal error","error":"internal","status_code":500}`)
 	}
 	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
 }

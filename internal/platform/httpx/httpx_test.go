@@ -6,8 +6,12 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/seckill/seckill/internal/platform/errs"
+	"github.com/seckill/seckill/internal/platform/money"
 )
 
 type item struct {
@@ -33,9 +37,9 @@ func TestDecode(t *testing.T) {
 		{"Empty", ``, errs.Invalid, "request body is empty"},
 		{"Syntax", `{"name":}`, errs.Invalid, "malformed JSON at byte"},
 		{"Truncated", `{"name":"a"`, errs.Invalid, "not complete JSON"},
-		{"UnknownField", `{"name":"a","x":1}`, errs.Invalid, `unknown field "x"`},
-		{"WrongType", `{"name":"a","count":"2"}`, errs.Invalid, `field "count" must be an integer`},
-		{"Fraction", `{"name":"a","count":2.5}`, errs.Invalid, `field "count" must be an integer`},
+		{"UnknownField", `{"name":"a","x":1}`, errs.Invalid, `x: is not a known field`},
+		{"WrongType", `{"name":"a","count":"2"}`, errs.Invalid, `count: must be an integer`},
+		{"Fraction", `{"name":"a","count":2.5}`, errs.Invalid, `count: must be an integer`},
 		{"Trailing", `{"name":"a"} {}`, errs.Invalid, "a single JSON value"},
 		{"TrailingGarbage", `{"name":"a"} x`, errs.Invalid, "a single JSON value"},
 		{"NotObject", `[1,2]`, errs.Invalid, "must be an object"},
@@ -50,6 +54,51 @@ func TestDecode(t *testing.T) {
 			}
 			if tc.msg != "" && !strings.Contains(errs.MessageOf(err), tc.msg) {
 				t.Errorf("message %q does not contain %q", errs.MessageOf(err), tc.msg)
+			}
+		})
+	}
+}
+
+// typed has fields whose own decoders refuse bad values without saying
+// which field they belong to.
+type typed struct {
+	At    time.Time    `json:"at"`
+	ID    uuid.UUID    `json:"id"`
+	Price *money.Cents `json:"price"`
+	Items []struct {
+		Price money.Cents `json:"price"`
+	} `json:"items"`
+}
+
+func TestDecode_NamesTheFieldAndWhatItExpects(t *testing.T) {
+	for _, tc := range []struct {
+		name, body, field, want string
+	}{
+		{"Time", `{"at":"tomorrow"}`, "at", "must be an RFC 3339 time such as 2030-01-02T15:04:05Z"},
+		{"UUID", `{"id":"abc"}`, "id", "must be a UUID such as 0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10"},
+		{"Price", `{"price":1.999}`, "price", money.ErrFormat.Message},
+		{"PriceAsString", `{"price":"1.99"}`, "price", money.ErrFormat.Message},
+		{"NestedPrice", `{"items":[{"price":1},{"price":-1}]}`, "items[1].price", money.ErrFormat.Message},
+		{"UUIDAsNumber", `{"items":[{"price":1}],"id":5}`, "id", "must be a UUID such as 0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Decode[typed](httptest.NewRecorder(), httptest.NewRequest("POST", "/", strings.NewReader(tc.body)))
+			if errs.CodeOf(err) != errs.Invalid {
+				t.Fatalf("err = %v, want an Invalid error", err)
+			}
+			rec := httptest.NewRecorder()
+			Error(rec, httptest.NewRequest("POST", "/", nil), err)
+			var env ErrorEnvelope
+			if err := json.Unmarshal(rec.Body.Bytes(), &env); err != nil {
+				t.Fatal(err)
+			}
+			if got := env.Fields[tc.field]; got != tc.want {
+				t.Errorf("fields[%q] = %q, want %q (body %s)", tc.field, got, tc.want, rec.Body)
+			}
+			for _, leak := range []string{"2006", "parsing time", "invalid UUID", "json:"} {
+				if strings.Contains(rec.Body.String(), leak) {
+					t.Errorf("the answer shows library text %q: %s", leak, rec.Body)
+				}
 			}
 		})
 	}

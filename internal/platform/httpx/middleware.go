@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/seckill/seckill/internal/platform/errs"
 )
 
@@ -175,8 +177,18 @@ func NotFound(w http.ResponseWriter, r *http.Request) {
 	Error(w, r, errs.E(errs.NotFound, "no route for %s %s", r.Method, r.URL.Path))
 }
 
-// MethodNotAllowed answers a known route with a wrong method.
+// MethodNotAllowed answers a known route with a wrong method, listing the
+// methods the route has in the Allow header (RFC 9110, 15.5.6).
 func MethodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	if rctx := chi.RouteContext(r.Context()); rctx != nil && rctx.Routes != nil {
+		var allowed []string
+		for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+			if rctx.Routes.Match(chi.NewRouteContext(), m, r.URL.Path) {
+				allowed = append(allowed, m)
+			}
+		}
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+	}
 	env := ErrorEnvelope{Code: http.StatusMethodNotAllowed, Message: "method " + r.Method + " not allowed on " + r.URL.Path,
 		Error: "method_not_allowed", StatusCode: http.StatusMethodNotAllowed}
 	writeJSON(w, http.StatusMethodNotAllowed, env)

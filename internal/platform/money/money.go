@@ -4,10 +4,11 @@
 package money
 
 import (
-	"errors"
 	"math/big"
 	"strconv"
 	"strings"
+
+	"github.com/seckill/seckill/internal/platform/errs"
 )
 
 // Max is the largest amount numeric(12,2) holds, in cents.
@@ -17,7 +18,8 @@ const Max Cents = 999_999_999_999
 type Cents int64
 
 // ErrFormat is returned for a number that is not a valid price.
-var ErrFormat = errors.New("must be a number with at most two decimals, from 0 to 9999999999.99")
+// Its message is written for the client, who sees it under the field's name.
+var ErrFormat = errs.E(errs.Invalid, "must be a number with at most two decimals, from 0 to 9999999999.99")
 
 // Parse reads a decimal number such as "9.99", "10" or "1e2" exactly.
 func Parse(s string) (Cents, error) {

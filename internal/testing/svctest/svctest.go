@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +19,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/seckill/seckill/internal/platform/app"
+	"github.com/seckill/seckill/internal/testing/contract"
 )
 
 // RunFunc is the signature of every service's Run.
@@ -24,7 +27,11 @@ type RunFunc func(ctx context.Context, getenv func(string) string, stderr io.Wri
 
 // Service is a running service.
 type Service struct {
-	URL    string
+	// URL is where tests reach the service: a proxy that checks every
+	// exchange against the service's Swagger document (see Start).
+	URL string
+	// Direct is the service's own address, for what must bypass the check.
+	Direct string
 	cancel context.CancelFunc
 	done   chan error
 	once   sync.Once
@@ -59,6 +66,12 @@ func BuyerToken(t testing.TB, secret string, user int64, ttl time.Duration) stri
 // service a test starts alone never reports to a stack running on this
 // machine) and waits until it serves /healthz. The service is stopped when
 // t ends.
+//
+// URL is a proxy in front of the service that checks every request and
+// response against the Swagger document the service serves at
+// /swagger/doc.json (the one committed under api/): anything the document
+// does not describe fails t. Calls between services made through URLs
+// from Start are checked too.
 func Start(t testing.TB, run RunFunc, env map[string]string) *Service {
 	t.Helper()
 	vars := map[string]string{"HTTP_ADDR": "127.0.0.1:0", "ACCESS_LOG": "false", "LOG_LEVEL": "warn", "JAEGER_DISABLED": "true",
@@ -74,7 +87,8 @@ func Start(t testing.TB, run RunFunc, env map[string]string) *Service {
 	}()
 	select {
 	case a := <-addr:
-		s.URL = "http://" + a
+		s.Direct = "http://" + a
+		s.URL = s.Direct
 	case err := <-s.done:
 		cancel()
 		t.Fatalf("service did not start: %v", err)
@@ -88,8 +102,58 @@ func Start(t testing.TB, run RunFunc, env map[string]string) *Service {
 		}
 	})
 	WaitHealthy(t, s.URL, 30*time.Second)
+	s.URL = checked(t, s.Direct)
 	return s
 }
+
+// checked starts a proxy to base that checks each exchange against the
+// document base serves, and returns the proxy's URL. A service without a
+// document is returned unchecked.
+func checked(t testing.TB, base string) string {
+	t.Helper()
+	resp, err := http.Get(base + "/swagger/doc.json")
+	if err != nil {
+		t.Fatalf("fetch the Swagger document: %v", err)
+	}
+	raw, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		return base
+	}
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("fetch the Swagger document: %d %v", resp.StatusCode, err)
+	}
+	doc, err := contract.Load(raw)
+	if err != nil {
+		t.Fatalf("contract: %v", err)
+	}
+	target, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu       sync.Mutex
+		reported int
+	)
+	proxy := httptest.NewServer(doc.Proxy(target, func(problem string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if reported++; reported <= maxReported {
+			t.Errorf("contract: %s", problem)
+		}
+	}))
+	t.Cleanup(func() {
+		proxy.Close()
+		if reported > maxReported {
+			t.Errorf("contract: %d more problems", reported-maxReported)
+		}
+	})
+	return proxy.URL
+}
+
+// maxReported bounds how many contract problems one service reports: one
+// wrong handler under a crowd would otherwise print thousands.
+const maxReported = 20
 
 // Stop cancels the service's context (a graceful shutdown) and returns
 // Run's error. It may be called more than once.
