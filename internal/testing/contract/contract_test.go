@@ -12,8 +12,11 @@ import (
 	"github.com/seckill/seckill/internal/testing/contract"
 )
 
-const product = `{"id":1,"name":"Keyboard","description":"87 keys","price":9.99,"inventory":5,"reserved":0,` +
+const product = `{"id":1,"name":"Keyboard","description":"87 keys","price":9.99,"inventory":5,"reserved":0,"sold":0,` +
 	`"created_at":"2026-11-01T08:00:00Z","updated_at":"2026-11-01T08:00:00Z"}`
+
+const order = `{"id":"0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10","user_id":10001,"activity_id":1,"product_id":1,"quantity":1,` +
+	`"price":9.99,"status":"created","pay_by":"2026-11-11T00:15:00Z","created_at":"2026-11-11T00:00:01Z","updated_at":"2026-11-11T00:00:01Z"}`
 
 // answer is a handler that answers every request with status, body and
 // headers, whatever was asked: the deliberately wrong handler.
@@ -65,7 +68,7 @@ func TestCheck_ADocumentedExchangePasses(t *testing.T) {
 		{"UnknownRoute", productdocs.JSON(), answer(404, `{"code":404,"message":"no route","error":"not_found","status_code":404}`), "GET", "/nope", ""},
 		{"MethodNotAllowed", productdocs.JSON(), answer(405, `{"code":405,"message":"no","error":"method_not_allowed","status_code":405}`, "Allow", "GET, PUT, DELETE"), "PATCH", "/products/1", ""},
 		{"RateLimited", activitydocs.JSON(), answer(429, `{"code":429,"message":"slow down","error":"too_many_requests","status_code":429}`, "Retry-After", "1"), "POST", "/activities/1/seckill", `{"user_id":5}`},
-		{"Order", orderdocs.JSON(), answer(200, `{"code":0,"message":"ok","data":{"id":"0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10"}}`), "DELETE", "/orders/0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10", ""},
+		{"Order", orderdocs.JSON(), answer(200, `{"code":0,"message":"ok","data":`+order+`}`), "GET", "/orders/0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := problems(t, tc.doc, tc.h, tc.method, tc.path, tc.body); len(got) != 0 {
@@ -96,7 +99,7 @@ func TestCheck_AWrongHandlerFails(t *testing.T) {
 		{"RetryAfterMissing", activitydocs.JSON(), answer(429, `{"code":429,"message":"slow down","error":"too_many_requests","status_code":429}`), "POST", "/activities/1/seckill", `{"user_id":5}`, "Retry-After"},
 		{"MethodNotAllowedWithoutAllow", productdocs.JSON(), answer(405, `{"code":405,"message":"no","error":"method_not_allowed","status_code":405}`), "PATCH", "/products/1", "", "Allow"},
 		{"UnknownRouteAnswered", productdocs.JSON(), answer(200, `{"code":0,"message":"ok","data":{}}`), "GET", "/nope", "", "not 404"},
-		{"OrderIDNotAUUID", orderdocs.JSON(), answer(200, `{"code":0,"message":"ok","data":{"id":"7"}}`), "DELETE", "/orders/0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10", "", "uuid"},
+		{"OrderIDNotAUUID", orderdocs.JSON(), answer(200, `{"code":0,"message":"ok","data":`+strings.Replace(order, `"0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10"`, `"7"`, 1)+`}`), "GET", "/orders/0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10", "", "uuid"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := problems(t, tc.doc, tc.h, tc.method, tc.path, tc.body)
