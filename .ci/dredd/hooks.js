@@ -27,6 +27,7 @@ const tokens = {
 // callerOf names who may send method on the document's path.
 function callerOf(method, path) {
   if (path.startsWith('/products/{id}/reservations')) return 'service';
+  if (path === '/activities/settlements') return 'service';
   if (method === 'POST' && (path === '/orders' || path === '/orders/batch')) return 'service';
   if (method === 'POST' && path === '/activities/{id}/seckill') return 'buyer';
   if (path === '/orders/{id}/pay' || path === '/orders/{id}/cancel') return 'buyer';
@@ -122,6 +123,9 @@ hooks.beforeEach((t, done) => {
       break;
     case 'POST /products/{id}/reservations 201':
       setPath(t, `/products/${s.fresh.id}/reservations`); break;
+    case 'PUT /products/{id}/reservations/{activity_id}/settlement 200':
+      // The reservation the 201 transaction made (activity 7, 10 units).
+      setPath(t, t.request.uri.replace(/^\/products\/\d+/, `/products/${s.fresh.id}`)); break;
     case 'DELETE /products/{id}/reservations/{activity_id} 200':
       setPath(t, t.request.uri.replace(/^\/products\/\d+/, `/products/${s.item.id}`)); break;
     // activity service
