@@ -269,6 +269,13 @@ func (s *Settlements) explain(ctx context.Context, tx pgx.Tx, in []SettleItem, a
 //	@Success		200			{object}	httpx.Envelope{data=SettleResults}
 //	@Failure		400			{object}	httpx.BadRequestError
 //	@Failure		413			{object}	httpx.TooLargeError
+//	@Failure		500			{object}	httpx.InternalError
+//	@Failure		503			{object}	httpx.UnavailableError	"database unavailable"
+//	@Security		Bearer
+//	@Failure		401	{object}	httpx.ErrorEnvelope	"no valid credential: send the service token; the answer carries WWW-Authenticate: Bearer"
+//	@Header			401	{string}	WWW-Authenticate	"Bearer realm=seckill"
+//	@Failure		403	{object}	httpx.ErrorEnvelope	"a valid credential that is not the service token"
+//	@Failure		415	{object}	httpx.ErrorEnvelope	"a body declared as anything but application/json"
 //	@Router			/activities/settlements [post]
 func handleSettle(s *Settlements, applied func(Applied)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
