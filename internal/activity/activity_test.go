@@ -264,6 +264,10 @@ func TestSeckill_RestartMidSale(t *testing.T) {
 			}
 		}
 	}
+	// A user with no win is told the sale is open while units remain.
+	if o := svctest.Do(t, "GET", fmt.Sprintf("%s/activities/%d/seckill/%d", b.URL, id, 500_000), nil).Data(); o["status"] != "open" || o["won"] != false {
+		t.Errorf("outcome of a user with no win mid-sale: %v, want open", o)
+	}
 	// Phase two on the new process: the same users again, then a crowd.
 	again := crowd(t, []string{b.URL}, id, 1, 41)
 	for u, pair := range again {
@@ -279,6 +283,11 @@ func TestSeckill_RestartMidSale(t *testing.T) {
 		second[u] = p
 	}
 	check(t, s, id, stock, second)
+	// Once the stock is gone, a user with no win is told sold_out, as the
+	// purchase would answer.
+	if o := svctest.Do(t, "GET", fmt.Sprintf("%s/activities/%d/seckill/%d", b.URL, id, 500_000), nil).Data(); o["status"] != "sold_out" || o["won"] != false {
+		t.Errorf("outcome of a user with no win after the sale: %v, want sold_out", o)
+	}
 }
 
 func TestSeckill_TimeWindow(t *testing.T) {
@@ -313,10 +322,11 @@ func TestSeckill_TimeWindow(t *testing.T) {
 			if got := buy(t, a.URL, id, 1); got.status != tc.want || got.code != 200 {
 				t.Errorf("answer = %+v, want %s", got, tc.want)
 			}
-			// The outcome lookup says the user has nothing.
+			// The outcome lookup says the user has nothing, with the
+			// status the purchase answered.
 			o := svctest.Do(t, "GET", fmt.Sprintf("%s/activities/%d/seckill/1", a.URL, id), nil)
-			if got := o.Data()["status"]; o.Status != 200 || got != "none" || o.Data()["won"] != false {
-				t.Errorf("outcome = %d %s, want status none", o.Status, o.Raw)
+			if got := o.Data()["status"]; o.Status != 200 || got != tc.want || o.Data()["won"] != false {
+				t.Errorf("outcome = %d %s, want status %s", o.Status, o.Raw, tc.want)
 			}
 			var n int64
 			_ = s.pool.QueryRow(context.Background(), `SELECT count(*) FROM activity.winners WHERE activity_id = $1`, id).Scan(&n)

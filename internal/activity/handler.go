@@ -190,7 +190,7 @@ func handleDeleteActivity(cat *Catalog) http.HandlerFunc {
 // handleOutcome handles GET /activities/{id}/seckill/{user_id}.
 //
 //	@Summary		A user's persisted outcome
-//	@Description	Read from the database, so it answers the same after any restart. status is won with the order_id when the user has a win; otherwise what a purchase would answer now (ended, not_started, sold_out), or open when a purchase could still win.
+//	@Description	Read from the database, so it answers the same after any restart. status is won with the order_id when the user holds a win; forfeited when their order was cancelled or expired (they cannot win again here); otherwise what a purchase would answer now (ended, not_started, sold_out), or open when a purchase could still win.
 //	@ID				getSeckillOutcome
 //	@Tags			seckill
 //	@Produce		json

@@ -135,13 +135,12 @@ type Outcome struct {
 	// not cancelled or expired.
 	Won bool `json:"won" validate:"required" example:"true"`
 	// Status is won, forfeited (won, then the order was cancelled or
-	// expired: the user cannot win again here) or none.
-	Status  string `json:"status" validate:"required" enums:"won,forfeited,none" example:"won"`
+	// expired: the user cannot win again here), or for a user without a
+	// win what a purchase would answer now: not_started, ended, sold_out,
+	// or open while a purchase could still win.
+	Status  string `json:"status" validate:"required" enums:"won,forfeited,not_started,ended,sold_out,open" example:"won"`
 	OrderID string `json:"order_id,omitempty" format:"uuid" example:"0193a5e4-8f7e-7b7c-9a41-2c1f4e8b9d10"`
 }
-
-// OutcomeNone is the status of a user with no win in the activity.
-const OutcomeNone = "none"
 
 // Stats is an activity's sale progress, as committed in the database.
 // While the sale runs, stock = remaining + sold; after its end,

@@ -259,15 +259,24 @@ func (s *Sales) Resolve(ctx context.Context, id int64, users []int64) (_ map[int
 // Outcome returns user's persisted result in activity id.
 func (s *Sales) Outcome(ctx context.Context, id, user int64) (_ Outcome, err error) {
 	defer errs.Annotate(&err, "Sales.Outcome(%d, %d)", id, user)
-	const q = `SELECT w.order_id, w.settled FROM activity.activities a
+	// A user without a win is told what a purchase would answer now, by
+	// the database's clock as the commit decides it: not_started, ended,
+	// sold_out, or open while units remain.
+	const q = `SELECT w.order_id, w.settled,
+			CASE WHEN clock_timestamp() < a.start_time THEN 'not_started'
+				WHEN clock_timestamp() >= a.end_time THEN 'ended'
+				WHEN a.remaining = 0 THEN 'sold_out'
+				ELSE 'open' END
+		FROM activity.activities a
 		LEFT JOIN activity.winners w ON w.activity_id = a.id AND w.user_id = $2
 		WHERE a.id = $1`
 	var oid *uuid.UUID
 	var settled *string
-	if err := s.pool.QueryRow(ctx, q, id, user).Scan(&oid, &settled); err != nil {
+	var open string
+	if err := s.pool.QueryRow(ctx, q, id, user).Scan(&oid, &settled, &open); err != nil {
 		return Outcome{}, db.Map(err, fmt.Sprintf("activity %d", id))
 	}
-	o := Outcome{ActivityID: id, UserID: user, Status: OutcomeNone}
+	o := Outcome{ActivityID: id, UserID: user, Status: open}
 	switch {
 	case oid == nil:
 	case settled != nil && (*settled == SettledCancelled || *settled == SettledExpired):
