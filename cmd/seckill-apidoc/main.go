@@ -14,6 +14,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -30,7 +31,7 @@ func main() {
 
 func run(files []string, stderr io.Writer) error {
 	if len(files) == 0 {
-		return fmt.Errorf("usage: seckill-apidoc api/<service>/<service>_swagger.json ...")
+		return errors.New("usage: seckill-apidoc api/<service>/<service>_swagger.json [more files]")
 	}
 	for _, f := range files {
 		b, err := os.ReadFile(f)
