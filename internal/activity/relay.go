@@ -9,6 +9,8 @@ import (
 	"github.com/opentracing/opentracing-go"
 	"github.com/opentracing/opentracing-go/ext"
 	otlog "github.com/opentracing/opentracing-go/log"
+
+	"github.com/seckill/seckill/internal/platform/outbox"
 )
 
 // relay delivers committed wins to the order service. The winners table is
@@ -20,85 +22,28 @@ type relay struct {
 	outbox *Outbox
 	orders orderClient
 	batch  int
-	idle   time.Duration // poll interval when nothing wakes it
-	wake   chan struct{}
-	log    *slog.Logger
+	loop   *outbox.Loop
 	tracer opentracing.Tracer
+	log    *slog.Logger
 }
 
-func newRelay(outbox *Outbox, orders orderClient, batch int, idle time.Duration, tracer opentracing.Tracer, log *slog.Logger) *relay {
-	return &relay{outbox: outbox, orders: orders, batch: batch, idle: idle, wake: make(chan struct{}, 1), log: log, tracer: tracer}
+func newRelay(ob *Outbox, orders orderClient, batch int, idle time.Duration, tracer opentracing.Tracer, log *slog.Logger) *relay {
+	r := &relay{outbox: ob, orders: orders, batch: batch, tracer: tracer, log: log}
+	r.loop = outbox.New("relay", r.deliverOnce, outbox.Options{Batch: batch, Idle: idle, Gather: gatherWins, Log: log})
+	return r
 }
 
 // gatherWins is how long a woken relay waits for more wins before it
 // delivers: a sale's orders reach the order service a little later, in a
-// few large batches instead of one per commit.
+// few large batches instead of one per commit, which would take CPU from
+// the sale itself.
 const gatherWins = 50 * time.Millisecond
 
 // notify wakes the relay; the seckill engine calls it after a commit with wins.
-func (r *relay) notify() {
-	select {
-	case r.wake <- struct{}{}:
-	default:
-	}
-}
+func (r *relay) notify() { r.loop.Notify() }
 
-// run delivers until ctx is cancelled, then makes one last bounded attempt
-// to flush what is pending, so a graceful shutdown leaves little behind.
-func (r *relay) run(ctx context.Context) error {
-	backoff := time.Duration(0)
-	for {
-		n, err := r.deliverOnce(ctx)
-		switch {
-		case err != nil:
-			backoff = min(max(2*backoff, 100*time.Millisecond), 10*time.Second)
-			r.log.Warn("relay: delivery failed; will retry", "err", err, "retry_in", backoff)
-		case n == r.batch:
-			backoff = 0
-			continue // more may be waiting
-		default:
-			backoff = 0
-		}
-		wait := r.idle
-		if backoff > 0 {
-			wait = backoff
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			r.flush()
-			return nil
-		case <-r.wake:
-			if backoff == 0 {
-				// A sale commits a batch of wins every few milliseconds:
-				// let them gather into one delivery rather than chase
-				// each one, which would take CPU from the sale itself.
-				t.Reset(gatherWins)
-			}
-			// Else keep backing off while the order service is failing.
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				r.flush()
-				return nil
-			}
-		case <-t.C:
-		}
-		t.Stop()
-	}
-}
-
-func (r *relay) flush() {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	for {
-		n, err := r.deliverOnce(ctx)
-		if err != nil || n < r.batch {
-			return
-		}
-	}
-}
+// run delivers until ctx is cancelled, then flushes what it can.
+func (r *relay) run(ctx context.Context) error { return r.loop.Run(ctx) }
 
 // deliverOnce posts one batch and returns how many wins it handled.
 func (r *relay) deliverOnce(ctx context.Context) (n int, err error) {

@@ -12,6 +12,7 @@ import (
 	otlog "github.com/opentracing/opentracing-go/log"
 
 	"github.com/seckill/seckill/internal/platform/httpx"
+	"github.com/seckill/seckill/internal/platform/outbox"
 )
 
 // activityClient is the order service's side of the activity service API:
@@ -46,25 +47,20 @@ type settler struct {
 	store    *Store
 	activity activityClient
 	batch    int
-	idle     time.Duration // relay poll interval when nothing wakes it
 	sweep    time.Duration // sweeper interval
-	wake     chan struct{}
+	relay    *outbox.Loop
 	log      *slog.Logger
 	tracer   opentracing.Tracer
 }
 
 func newSettler(store *Store, activity activityClient, batch int, idle, sweep time.Duration, tracer opentracing.Tracer, log *slog.Logger) *settler {
-	return &settler{store: store, activity: activity, batch: batch, idle: idle, sweep: sweep,
-		wake: make(chan struct{}, 1), log: log, tracer: tracer}
+	s := &settler{store: store, activity: activity, batch: batch, sweep: sweep, log: log, tracer: tracer}
+	s.relay = outbox.New("settlements", s.reportOnce, outbox.Options{Batch: batch, Idle: idle, Log: log})
+	return s
 }
 
 // notify wakes the relay; the store's OnSettle calls it.
-func (s *settler) notify() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-}
+func (s *settler) notify() { s.relay.Notify() }
 
 // runSweeper expires due orders every interval until ctx is cancelled.
 func (s *settler) runSweeper(ctx context.Context) error {
@@ -91,60 +87,9 @@ func (s *settler) runSweeper(ctx context.Context) error {
 	}
 }
 
-// runRelay reports settlements until ctx is cancelled, then makes one last
-// bounded attempt, so a graceful shutdown leaves little behind.
-func (s *settler) runRelay(ctx context.Context) error {
-	backoff := time.Duration(0)
-	for {
-		n, err := s.reportOnce(ctx)
-		switch {
-		case err != nil:
-			backoff = min(max(2*backoff, 100*time.Millisecond), 10*time.Second)
-			if ctx.Err() == nil {
-				s.log.Warn("settlements: report failed; will retry", "err", err, "retry_in", backoff)
-			}
-		case n == s.batch:
-			backoff = 0
-			continue // more may be waiting
-		default:
-			backoff = 0
-		}
-		wait := s.idle
-		if backoff > 0 {
-			wait = backoff
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			s.flush()
-			return nil
-		case <-s.wake:
-			if backoff > 0 {
-				// Keep backing off while the activity service fails.
-				select {
-				case <-t.C:
-				case <-ctx.Done():
-					s.flush()
-					return nil
-				}
-			}
-		case <-t.C:
-		}
-		t.Stop()
-	}
-}
-
-func (s *settler) flush() {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	for {
-		n, err := s.reportOnce(ctx)
-		if err != nil || n < s.batch {
-			return
-		}
-	}
-}
+// runRelay reports settlements until ctx is cancelled, then flushes what
+// it can.
+func (s *settler) runRelay(ctx context.Context) error { return s.relay.Run(ctx) }
 
 // reportOnce sends one batch of unreported settlements and returns how many
 // it handled.
