@@ -3,10 +3,10 @@ package activity
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/seckill/seckill/internal/platform/db"
@@ -52,182 +52,69 @@ const winnersAmong = `SELECT u.id, w.held FROM unnest($2::bigint[]) AS u(id)
 // order was cancelled or expired, for a user who forfeited the unit.
 const heldOrder = `CASE WHEN settled IN ('cancelled', 'expired') THEN '00000000-0000-0000-0000-000000000000'::uuid ELSE order_id END`
 
-// Commit implements seckill.Store: one transaction decides every claim.
-// Locking the activity row first serialises commits of one activity across
-// all instances; the winners read after the lock therefore sees every win
-// committed before, and the conditional update is the last word on stock.
+// Commit implements seckill.Store: one statement, activity.commit_claims
+// (migrations/activity/00003_commit_claims.sql), decides every claim in a
+// transaction of its own. The function holds the rules of the sale: the
+// activity row locked first, so commits of one activity are serialised
+// across all instances and the winners read after the lock see every win
+// before; the sale window compared with the database's clock after the
+// lock; already won, forfeited, won in order while stock remains, sold out
+// after; the stock decremented conditionally and the winners inserted from
+// that update's row.
 //
-// The sale window is the database's too: read after the lock, so an edit
-// of start_time or end_time committed on any instance is seen, and compared
-// with the database's clock at that moment, so every instance agrees on
-// when the sale is open. Claims outside [start_time, end_time) are answered
-// not_started or ended, and nothing is written.
-//
-// The transaction takes two round trips, not the four of Begin, two batches
-// and Commit: the opening batch carries BEGIN, the closing one COMMIT. Under
-// a sale every round trip waits for a busy CPU on each side, and winners
-// wait for the whole transaction.
+// One statement is one round trip, and the row lock is held only while
+// PostgreSQL works and flushes the commit. A transaction driven from here
+// held it across a round trip and across this process's wait for a CPU,
+// and every other win of the activity waited for that too.
 func (s *Sales) Commit(ctx context.Context, id int64, claims []seckill.Claim) (outs []seckill.Outcome, remaining int64, err error) {
 	defer errs.Annotate(&err, "Sales.Commit(%d, %d claims)", id, len(claims))
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return nil, 0, db.Map(fmt.Errorf("acquire: %w", err), "transaction")
-	}
-	defer func() {
-		// A failure inside a batch leaves the transaction open (aborted
-		// or not): end it before the connection goes back to the pool,
-		// or close it. The pool also refuses a connection left in a
-		// transaction.
-		if pc := conn.Conn().PgConn(); !pc.IsClosed() && pc.TxStatus() != 'I' {
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			if _, rerr := conn.Exec(rctx, "ROLLBACK"); rerr != nil {
-				_ = conn.Conn().Close(rctx)
-			}
-			cancel()
-		}
-		conn.Release()
-	}()
-
 	users := make([]int64, len(claims))
+	orders := make([][16]byte, len(claims))
 	for i, c := range claims {
-		users[i] = c.UserID
+		users[i], orders[i] = c.UserID, c.OrderID
 	}
-	b := &pgx.Batch{}
-	b.Queue(`BEGIN`)
-	b.Queue(`SELECT remaining FROM activity.activities WHERE id = $1 FOR UPDATE`, id)
-	// A statement of its own, run once the lock is held: clock_timestamp()
-	// is the time it runs, after any edit that committed before the lock.
-	b.Queue(`SELECT clock_timestamp() < start_time, clock_timestamp() >= end_time FROM activity.activities WHERE id = $1`, id)
-	b.Queue(winnersAmong, id, users)
-	var w window
-	existing, err := readLockedState(conn.SendBatch(ctx, b), id, &remaining, &w)
+	rows, err := s.pool.Query(ctx, `SELECT status, order_id, remaining FROM activity.commit_claims($1, $2, $3)`, id, users, orders)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, db.Map(err, "winners")
 	}
-
-	outs = make([]seckill.Outcome, len(claims))
-	if w.notStarted || w.ended {
-		closed := seckill.Ended
-		if w.notStarted {
-			closed = seckill.NotStarted
-		}
-		for i, c := range claims {
-			if o, ok := existing[c.UserID]; ok {
-				outs[i] = held(o)
-			} else {
-				outs[i] = seckill.Outcome{Status: closed}
-			}
-		}
-		// Nothing was written: the answers stand whatever ending the
-		// transaction does (the deferred clean-up closes a connection
-		// that cannot).
-		_, _ = conn.Exec(ctx, `ROLLBACK`)
-		return outs, remaining, nil
-	}
-	winUsers := make([]int64, 0, min(int64(len(claims)), remaining))
-	winOrders := make([]uuid.UUID, 0, cap(winUsers))
-	for i, c := range claims {
-		if o, ok := existing[c.UserID]; ok {
-			outs[i] = held(o)
-			continue
-		}
-		if int64(len(winUsers)) >= remaining {
-			outs[i] = seckill.Outcome{Status: seckill.SoldOut}
-			continue
-		}
-		existing[c.UserID] = c.OrderID // a user twice in one batch wins once
-		winUsers = append(winUsers, c.UserID)
-		winOrders = append(winOrders, c.OrderID)
-		outs[i] = seckill.Outcome{Status: seckill.Won, OrderID: c.OrderID}
-	}
-
-	n := int64(len(winUsers))
-	b = &pgx.Batch{}
-	if n > 0 {
-		// The insert takes its rows from the conditional update's, so the
-		// winners are written only if the stock was decremented: never
-		// one without the other, even if the lock were not held.
-		b.Queue(`WITH sold AS (
-				UPDATE activity.activities SET remaining = remaining - $2, updated_at = now()
-				WHERE id = $1 AND remaining >= $2 RETURNING id)
-			INSERT INTO activity.winners (activity_id, user_id, order_id)
-			SELECT sold.id, t.u, t.o FROM sold, unnest($3::bigint[], $4::uuid[]) AS t(u, o)`, id, n, winUsers, winOrders)
-	}
-	b.Queue(`COMMIT`)
-	br := conn.SendBatch(ctx, b)
-	var inserted int64
-	if n > 0 {
-		tag, err := br.Exec()
-		if err != nil {
-			br.Close()
+	defer rows.Close()
+	outs = make([]seckill.Outcome, 0, len(claims))
+	for rows.Next() {
+		var st string
+		var oid pgtype.UUID
+		if err := rows.Scan(&st, &oid, &remaining); err != nil {
 			return nil, 0, db.Map(err, "winners")
 		}
-		inserted = tag.RowsAffected()
+		o, err := decided(seckill.Status(st), oid)
+		if err != nil {
+			return nil, 0, fmt.Errorf("claim %d: %w", len(outs), err)
+		}
+		outs = append(outs, o)
 	}
-	tag, err := br.Exec()
-	if cerr := br.Close(); err == nil {
-		err = cerr
+	if err := rows.Err(); err != nil {
+		return nil, 0, db.Map(err, "winners")
 	}
-	if err != nil {
-		return nil, 0, db.Map(fmt.Errorf("commit: %w", err), "transaction")
+	switch {
+	case len(outs) == 0 && len(claims) > 0:
+		return nil, 0, errs.E(errs.NotFound, "activity %d not found", id)
+	case len(outs) != len(claims):
+		return nil, 0, fmt.Errorf("the commit answered %d of %d claims", len(outs), len(claims))
 	}
-	if tag.String() != "COMMIT" {
-		return nil, 0, fmt.Errorf("commit: the transaction was rolled back (%s)", tag)
-	}
-	if inserted != n {
-		// Impossible while the row lock is held; what was committed is
-		// an empty transaction, and nothing was sold.
-		return nil, 0, fmt.Errorf("conditional stock update matched no row: %d of %d winners written", inserted, n)
-	}
-	return outs, remaining - n, nil
+	return outs, remaining, nil
 }
 
-// window is where the database's clock stands in an activity's sale window.
-type window struct{ notStarted, ended bool }
-
-// held answers a claim of a user who won before: already won with the
-// order id, or forfeited when heldOrder says the unit was given back.
-func held(orderID uuid.UUID) seckill.Outcome {
-	if orderID == uuid.Nil {
-		return seckill.Outcome{Status: seckill.Forfeited}
-	}
-	return seckill.Outcome{Status: seckill.AlreadyWon, OrderID: orderID}
-}
-
-// readLockedState reads the results of Commit's opening batch: the
-// activity's remaining stock into *remaining, its window into *w, and the
-// batch's users who already won.
-func readLockedState(br pgx.BatchResults, id int64, remaining *int64, w *window) (existing map[int64]uuid.UUID, err error) {
-	defer func() {
-		if cerr := br.Close(); err == nil && cerr != nil {
-			err = db.Map(cerr, "winners")
+// decided checks one row of commit_claims and turns it into an Outcome.
+func decided(st seckill.Status, oid pgtype.UUID) (seckill.Outcome, error) {
+	switch st {
+	case seckill.Won, seckill.AlreadyWon:
+		if !oid.Valid || oid.Bytes == uuid.Nil {
+			return seckill.Outcome{}, fmt.Errorf("%s without an order id", st)
 		}
-	}()
-	if _, err := br.Exec(); err != nil {
-		return nil, db.Map(fmt.Errorf("begin: %w", err), "transaction")
+		return seckill.Outcome{Status: st, OrderID: oid.Bytes}, nil
+	case seckill.Forfeited, seckill.SoldOut, seckill.NotStarted, seckill.Ended:
+		return seckill.Outcome{Status: st}, nil
 	}
-	if err := br.QueryRow().Scan(remaining); err != nil {
-		return nil, db.Map(err, fmt.Sprintf("activity %d", id))
-	}
-	if err := br.QueryRow().Scan(&w.notStarted, &w.ended); err != nil {
-		return nil, db.Map(err, fmt.Sprintf("activity %d", id))
-	}
-	rows, err := br.Query()
-	if err != nil {
-		return nil, db.Map(err, "winners")
-	}
-	existing = map[int64]uuid.UUID{}
-	for rows.Next() {
-		var u int64
-		var o uuid.UUID
-		if err := rows.Scan(&u, &o); err != nil {
-			rows.Close()
-			return nil, db.Map(err, "winners")
-		}
-		existing[u] = o
-	}
-	rows.Close()
-	return existing, db.Map(rows.Err(), "winners")
+	return seckill.Outcome{}, fmt.Errorf("unknown status %q", st)
 }
 
 // Resolve implements seckill.Store: the winners among users, or every
