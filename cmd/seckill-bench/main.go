@@ -47,6 +47,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.Conns, "conns", 64, "keep-alive connections")
 	fs.Float64Var(&c.Rate, "rate", 0, "requests a second to pace the crowd to; 0 sends as fast as answers come back")
 	fs.DurationVar(&c.RelayDeadline, "relay-deadline", 60*time.Second, "how long to wait for every win to become an order")
+	fs.DurationVar(&c.WatchSellout, "watch-sellout", 0, "poll the activity's stats at this interval (e.g. 20ms) and report when the stock was gone; 0 does not")
 	fs.BoolVar(&asJSON, "json", false, "print a machine-readable summary on stdout")
 	fs.BoolVar(&progress, "progress", true, "print progress on stderr every second")
 	fs.StringVar(&driveOnly, "drive-only", "", "only load this URL with the same users and connections, and report throughput (the ceiling of make bench)")

@@ -32,6 +32,7 @@ type Answer struct {
 type Load struct {
 	Answers  [][2]Answer // index: user - first user
 	First    int64       // the first user id
+	Start    time.Time   // when the first request could go out
 	Duration time.Duration
 }
 
@@ -99,6 +100,7 @@ func Drive(ctx context.Context, url string, c Crowd) (Load, error) {
 	var next, sent, done atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
+	l.Start = start
 	stop := make(chan struct{})
 	if c.Progress != nil {
 		go func() {

@@ -19,6 +19,10 @@ type Config struct {
 	ActivityID    int64 // 0: create a product and an activity
 	Stock         int
 	RelayDeadline time.Duration
+	// WatchSellout, when positive, polls the activity's stats at that
+	// interval during the run, and the report says when they first said
+	// the stock was gone (Report.SoldOutAfter).
+	WatchSellout time.Duration
 	Crowd
 }
 
@@ -37,10 +41,15 @@ type Report struct {
 	Conns      int           `json:"conns"`
 	Rate       float64       `json:"rate,omitempty"` // requests/s the crowd was paced to; 0: unpaced
 	Duration   time.Duration `json:"duration_ns"`
-	Stats      Stats         `json:"stats"`
-	Timeline   []Point       `json:"timeline"`
-	Checks     []Check       `json:"checks"`
-	OK         bool          `json:"ok"`
+	// SoldOutAfter is the time from the first request until the stats
+	// said no unit remained, when the run watched them (Config.WatchSellout):
+	// it is late by at most one poll and its answer's latency. Zero when
+	// not watched or never seen.
+	SoldOutAfter time.Duration `json:"sold_out_after_ns,omitempty"`
+	Stats        Stats         `json:"stats"`
+	Timeline     []Point       `json:"timeline"`
+	Checks       []Check       `json:"checks"`
+	OK           bool          `json:"ok"`
 }
 
 // Run sets up a sale (unless cfg names one), drives it and verifies it.
@@ -54,19 +63,42 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		cfg.ActivityID = id
 	}
 	url := fmt.Sprintf("%s/activities/%d/seckill", cfg.ActivityURL, cfg.ActivityID)
+	var sellout <-chan time.Time
+	wctx, stopWatching := context.WithCancel(ctx)
+	defer stopWatching()
+	if cfg.WatchSellout > 0 {
+		sellout = watchSellout(wctx, client, fmt.Sprintf("%s/activities/%d/stats", cfg.ActivityURL, cfg.ActivityID), cfg.WatchSellout)
+	}
 	load, err := Drive(ctx, url, cfg.Crowd)
 	if err != nil {
 		return Report{}, err
 	}
 	r := Report{ActivityID: cfg.ActivityID, Users: cfg.Users, Stock: cfg.Stock, Conns: cfg.Conns, Rate: cfg.Rate, Duration: load.Duration,
 		Stats: load.Summarize(), Timeline: load.Timeline(timelineSlices)}
-	r.Checks = Verify(ctx, client, cfg, load)
+	var watched []Check
+	if sellout != nil {
+		// Every request is answered: a stock that is gone shows at the
+		// watcher's next poll, well within the grace.
+		grace := time.AfterFunc(selloutGrace, stopWatching)
+		at := <-sellout
+		grace.Stop()
+		if !at.IsZero() {
+			r.SoldOutAfter = at.Sub(load.Start)
+		}
+		watched = append(watched, Check{Name: "stats said sold out while watched", OK: !at.IsZero(),
+			Detail: fmt.Sprintf("stock gone after %.3fs from the first request, polled every %s", r.SoldOutAfter.Seconds(), cfg.WatchSellout)})
+	}
+	r.Checks = append(Verify(ctx, client, cfg, load), watched...)
 	r.OK = true
 	for _, c := range r.Checks {
 		r.OK = r.OK && c.OK
 	}
 	return r, nil
 }
+
+// selloutGrace is how long a run that watched the stats waits, once
+// every request is answered, for the watcher to see the stock gone.
+const selloutGrace = 5 * time.Second
 
 // timelineSlices is how many points a report's timeline has.
 const timelineSlices = 60
@@ -274,6 +306,15 @@ func call(ctx context.Context, client *http.Client, token, method, url string, i
 	}{Data: out})
 }
 
+// SelloutWinsPerSec is the stock over the time it took to sell, seen
+// through the stats; 0 when that was not watched.
+func (r Report) SelloutWinsPerSec() float64 {
+	if r.SoldOutAfter <= 0 {
+		return 0
+	}
+	return float64(r.Stock) / r.SoldOutAfter.Seconds()
+}
+
 // Print writes a human-readable report.
 func (r Report) Print(w io.Writer) {
 	s := r.Stats
@@ -283,6 +324,9 @@ func (r Report) Print(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  %.0f requests/s, %.0f wins/s; answers %v\n", s.RPS, s.WinsPerSec, s.ByStatus)
+	if r.SoldOutAfter > 0 {
+		fmt.Fprintf(w, "  stock gone after %.3fs, seen through /stats: %.0f wins/s\n", r.SoldOutAfter.Seconds(), r.SelloutWinsPerSec())
+	}
 	fmt.Fprintf(w, "  latency won:   %s\n  latency other: %s\n", s.Won, s.Other)
 	for _, c := range r.Checks {
 		mark := "PASS"
