@@ -38,7 +38,7 @@ run: postgres build
 demo: postgres build
 	bin/seckill-dev -demo
 
-## bench: database baseline, bare-handler ceiling and the real stack in one run; writes BENCHMARKS.md
+## bench: database baseline (Go and pgbench), bare-handler ceiling, wrk, the sold-out and winning phases in one run; writes BENCHMARKS.md
 bench: postgres build
 	$(GO) test -run '^$$' -bench . -benchtime 1s ./internal/seckill/ ./internal/activity/
 	bin/seckill-bench-suite

@@ -42,9 +42,24 @@ func migratedDatabase(ctx context.Context, cluster *pgserver.Cluster, name strin
 // bench compares.
 const tracingRuns = 3
 
+// level is one database baseline measurement: connections (pgbench's
+// clients) and committed single-win transactions a second.
 type level struct {
 	conns int
 	tps   float64
+}
+
+// baselineActivity creates an activity with a stock that never runs out
+// for a database baseline named name, and returns its id: each baseline
+// gets a row of its own, fresh when it starts.
+func baselineActivity(ctx context.Context, pool *pgxpool.Pool, name string) (int64, error) {
+	var id int64
+	err := pool.QueryRow(ctx, `INSERT INTO activity.activities (name, product_id, price, stock, remaining, start_time, end_time)
+		VALUES ($1, 1, 1, 1000000000, 1000000000, now(), now() + interval '1 hour') RETURNING id`, name).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("create the %s activity: %w", name, err)
+	}
+	return id, nil
 }
 
 // baseline drives the seckill transaction straight at PostgreSQL from n
@@ -55,9 +70,7 @@ func baseline(ctx context.Context, dbURL string, d time.Duration, out io.Writer)
 		return nil, err
 	}
 	defer pool.Close()
-	var id int64
-	err = pool.QueryRow(ctx, `INSERT INTO activity.activities (name, product_id, price, stock, remaining, start_time, end_time)
-		VALUES ('database baseline', 1, 1, 1000000000, 1000000000, now(), now() + interval '1 hour') RETURNING id`).Scan(&id)
+	id, err := baselineActivity(ctx, pool, "database baseline, Go")
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +108,7 @@ func baseline(ctx context.Context, dbURL string, d time.Duration, out io.Writer)
 			return nil, fmt.Errorf("baseline at %d connections: %w", n, err)
 		}
 		l := level{conns: n, tps: float64(commits.Load()) / d.Seconds()}
-		fmt.Fprintf(out, "  %2d connections: %7.0f committed transactions/s\n", n, l.tps)
+		fmt.Fprintf(out, "  Go,      %2d connections: %7.0f committed transactions/s\n", n, l.tps)
 		levels = append(levels, l)
 	}
 	return levels, nil

@@ -1,7 +1,9 @@
 // Command seckill-bench-suite is `make bench`: in one run on this machine it
-// measures the database alone doing the seckill transaction, a bare Go HTTP
-// handler (the ceiling of any HTTP service here), and the real stack under
-// seckill-bench, then prints the ratios and writes them to BENCHMARKS.md.
+// measures the database alone doing the seckill transaction (in Go and with
+// pgbench), a bare Go HTTP handler (the ceiling of any HTTP service here),
+// and the real stack under seckill-bench, in its sold-out phase (also under
+// wrk when installed) and its winning phase, then prints the ratios and
+// writes them to BENCHMARKS.md.
 package main
 
 import (
@@ -48,6 +50,13 @@ type options struct {
 	bigUsers   int
 	bigStock   int
 	note       string
+	// The winning phase: its crowd and stock, and how often the stats are
+	// polled to see the stock gone.
+	winUsers, winStock int
+	watch              time.Duration
+	// wrk: how long each run lasts and how many runs of each target.
+	wrkDuration time.Duration
+	wrkRuns     int
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -63,6 +72,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.BoolVar(&o.big, "big", getenv("BENCH_BIG") == "1", "also run 1,000,000 users with stock 10,000 for the memory target (BENCH_BIG=1)")
 	fs.IntVar(&o.bigUsers, "big-users", 1_000_000, "users of the big run")
 	fs.IntVar(&o.bigStock, "big-stock", 10_000, "stock of the big run")
+	fs.IntVar(&o.winUsers, "win-users", 200_000, "users of the winning phase")
+	fs.IntVar(&o.winStock, "win-stock", 100_000, "stock of the winning phase")
+	fs.DurationVar(&o.watch, "watch", 20*time.Millisecond, "how often the winning phase polls the activity's stats")
+	fs.DurationVar(&o.wrkDuration, "wrk-duration", 10*time.Second, "how long each wrk run lasts")
+	fs.IntVar(&o.wrkRuns, "wrk-runs", 3, "wrk runs against each target, alternating; 0 skips wrk")
 	fs.StringVar(&o.note, "note", getenv("BENCH_NOTE"), "a remark on the machine's conditions, printed under the heading (BENCH_NOTE)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -103,21 +117,45 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	res := result{cores: runtime.NumCPU(), base: base, o: o}
+	if bin, err := findPgbench(); err != nil {
+		res.pgbenchSkipped = err.Error()
+		fmt.Fprintf(stdout, "  pgbench skipped: %v\n", err)
+	} else if res.pgbench, err = pgbenchBaseline(ctx, bin, cluster, "baseline", o.dbDuration, tmp, stdout); err != nil {
+		return err
+	}
+	best := res.bestBase()
+	fmt.Fprintf(stdout, "  best: %.0f transactions/s (%s)\n", best.tps, best.source)
 
 	fmt.Fprintln(stdout, "== 2. ceiling: a bare Go handler answering a small JSON body, same client")
-	ceiling, err := ceiling(ctx, o)
+	bareURL, stopBare, err := startBareHandler()
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "  %.0f requests/s\n", ceiling.RPS)
+	defer stopBare()
+	if res.ceiling, err = ceiling(ctx, o, bareURL); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "  %.0f requests/s\n", res.ceiling.RPS)
 
-	fmt.Fprintln(stdout, "== 3. the real stack under seckill-bench (tracing at its default sampler)")
-	main, rss, err := stackRun(ctx, o, dbURL, tmp, sale{users: o.users, stock: o.stock}, stdout, stderr)
+	fmt.Fprintln(stdout, "== 3. the sold-out phase: the real stack under seckill-bench (default configuration)")
+	res.wrk = wrkComparison{runs: o.wrkRuns, duration: o.wrkDuration, conns: o.conns}
+	// wrk loads the main run's activity once it sold out, with the stack
+	// still up, and the bare handler in turn.
+	afterMain := func(st *devstack.Stack, r bench.Report) error {
+		return res.wrk.run(ctx, fmt.Sprintf("%s/activities/%d/seckill", st.Activity.URL, r.ActivityID), bareURL, tmp, stdout)
+	}
+	main, rss, err := stackRun(ctx, o, dbURL, tmp, sale{users: o.users, stock: o.stock}, afterMain)
 	if err != nil {
 		return err
 	}
 	main.Print(stdout)
-	res := result{cores: runtime.NumCPU(), base: base, ceiling: ceiling, main: main, rss: rss, o: o}
+	res.main, res.rss = main, rss
+	if w := res.wrk; w.skipped == "" {
+		s, b := median(w.seckill), median(w.bare)
+		fmt.Fprintf(stdout, "  wrk, median of %d: seckill %.0f requests/s p99 %s%s, bare handler %.0f requests/s p99 %s%s\n",
+			w.runs, s.RPS, ms(s.P99), s.errorsNote(), b.RPS, ms(b.P99), b.errorsNote())
+	}
 
 	// One run against another differs by up to a tenth here, as much as
 	// the cost being measured: tracing's cost is the ratio of medians over
@@ -126,7 +164,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fmt.Fprintf(stdout, "== 4. the full-speed sale, tracing off and on in turn (%d runs each), for what tracing costs\n", tracingRuns)
 	res.traced = []bench.Report{main}
 	for i := range tracingRuns {
-		off, _, err := stackRun(ctx, o, dbURL, tmp, sale{users: o.users, stock: o.stock, env: []string{"JAEGER_DISABLED=true"}}, stdout, stderr)
+		off, _, err := stackRun(ctx, o, dbURL, tmp, sale{users: o.users, stock: o.stock, env: []string{"JAEGER_DISABLED=true"}}, nil)
 		if err != nil {
 			return err
 		}
@@ -135,7 +173,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if i == tracingRuns-1 {
 			break
 		}
-		on, _, err := stackRun(ctx, o, dbURL, tmp, sale{users: o.users, stock: o.stock}, stdout, stderr)
+		on, _, err := stackRun(ctx, o, dbURL, tmp, sale{users: o.users, stock: o.stock}, nil)
 		if err != nil {
 			return err
 		}
@@ -143,12 +181,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		res.traced = append(res.traced, on)
 	}
 
+	fmt.Fprintf(stdout, "== 5. the winning phase: stock %d, %d users x 2, %d connections, timed through /stats every %s\n",
+		o.winStock, o.winUsers, o.conns, o.watch)
+	win, _, err := stackRun(ctx, o, dbURL, tmp, sale{users: o.winUsers, stock: o.winStock, watch: o.watch}, nil)
+	if err != nil {
+		return err
+	}
+	win.Print(stdout)
+	res.win = win
+
 	// At full speed every request waits behind the other connections' (by
 	// Little's law the mean latency is connections / throughput), so the
-	// latency a buyer sees is measured again at the rate the goal asks for.
-	goal := 10 * res.bestBase().tps
-	fmt.Fprintf(stdout, "== 5. the same sale paced to the goal, 10x the database: %.0f requests/s\n", goal)
-	paced, _, err := stackRun(ctx, o, dbURL, tmp, sale{users: o.users, stock: o.stock, rate: goal}, stdout, stderr)
+	// latency a buyer sees is measured again at half the measured peak,
+	// from the first request of the sale, wins included.
+	half := main.Stats.RPS / 2
+	fmt.Fprintf(stdout, "== 6. the same sale paced to half the full-speed rate: %.0f requests/s\n", half)
+	paced, _, err := stackRun(ctx, o, dbURL, tmp, sale{users: o.users, stock: o.stock, rate: half}, nil)
 	if err != nil {
 		return err
 	}
@@ -156,8 +204,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	res.paced = paced
 
 	if o.big {
-		fmt.Fprintf(stdout, "== 6. memory: %d users, stock %d, on a fresh activity process\n", o.bigUsers, o.bigStock)
-		big, bigRSS, err := stackRun(ctx, o, dbURL, tmp, sale{users: o.bigUsers, stock: o.bigStock}, stdout, stderr)
+		fmt.Fprintf(stdout, "== 7. memory: %d users, stock %d, on a fresh activity process\n", o.bigUsers, o.bigStock)
+		big, bigRSS, err := stackRun(ctx, o, dbURL, tmp, sale{users: o.bigUsers, stock: o.bigStock}, nil)
 		if err != nil {
 			return err
 		}
@@ -187,11 +235,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return nil
 }
 
-// ceiling loads a minimal handler with the same client and user pattern.
-func ceiling(ctx context.Context, o options) (bench.Stats, error) {
+// startBareHandler serves a minimal handler answering a small JSON body on
+// a loopback port: the ceiling of any HTTP service on this machine.
+func startBareHandler() (url string, stop func(), err error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return bench.Stats{}, err
+		return "", nil, err
 	}
 	body := []byte(`{"code":0,"message":"ok","data":{"won":false,"status":"sold_out"}}` + "\n")
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -200,11 +249,50 @@ func ceiling(ctx context.Context, o options) (bench.Stats, error) {
 		_, _ = w.Write(body)
 	})}
 	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
+	return "http://" + ln.Addr().String() + "/", func() { _ = srv.Close() }, nil
+}
+
+// ceiling loads the bare handler at url with the same client and user
+// pattern as the stack.
+func ceiling(ctx context.Context, o options, url string) (bench.Stats, error) {
 	var st bench.Stats
-	err = runBench(ctx, o, &st, nil, "-drive-only", "http://"+ln.Addr().String()+"/", "-users", strconv.Itoa(o.users),
+	err := runBench(ctx, o, &st, nil, "-drive-only", url, "-users", strconv.Itoa(o.users),
 		"-conns", strconv.Itoa(o.conns), "-progress=false")
 	return st, err
+}
+
+// run loads the sold-out seckill endpoint at seckillURL and the bare
+// handler at bareURL with wrk and the issue's script, alternating, w.runs
+// times each; without wrk on PATH it records why and does nothing.
+func (w *wrkComparison) run(ctx context.Context, seckillURL, bareURL, dir string, stdout io.Writer) error {
+	if w.runs <= 0 {
+		w.skipped = "wrk runs were turned off (-wrk-runs 0)"
+		return nil
+	}
+	bin, err := exec.LookPath("wrk")
+	if err != nil {
+		w.skipped = "wrk is not on PATH"
+		fmt.Fprintln(stdout, "  wrk skipped: not on PATH")
+		return nil
+	}
+	script, err := writeWrkScript(dir)
+	if err != nil {
+		return err
+	}
+	for i := range w.runs {
+		s, err := runWrk(ctx, bin, script, seckillURL, w.conns, w.duration)
+		if err != nil {
+			return err
+		}
+		b, err := runWrk(ctx, bin, script, bareURL, w.conns, w.duration)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "  wrk %d/%d: seckill %.0f requests/s p99 %s%s; bare handler %.0f requests/s p99 %s%s\n",
+			i+1, w.runs, s.RPS, ms(s.P99), s.errorsNote(), b.RPS, ms(b.P99), b.errorsNote())
+		w.seckill, w.bare = append(w.seckill, s), append(w.bare, b)
+	}
+	return nil
 }
 
 // runBench runs bin/seckill-bench in a process of its own, so that every
@@ -223,17 +311,20 @@ func runBench(ctx context.Context, o options, out any, env []string, args ...str
 }
 
 // sale is one run of the real stack: its crowd, its pace (requests/s; 0:
-// full speed) and any extra environment for the services.
+// full speed), how often to poll the stats for the stock gone (0: not),
+// and any extra environment for the services.
 type sale struct {
 	users, stock int
 	rate         float64
+	watch        time.Duration
 	env          []string
 }
 
 // stackRun starts the three services on the cluster with the launcher make
-// run uses, runs seckill-bench against them, and returns its report and the
-// activity process's peak RSS.
-func stackRun(ctx context.Context, o options, dbURL, tmp string, s sale, stdout, stderr io.Writer) (bench.Report, int64, error) {
+// run uses, runs seckill-bench against them, then after (when not nil)
+// while the stack is still up, and returns the report and the activity
+// process's peak RSS.
+func stackRun(ctx context.Context, o options, dbURL, tmp string, s sale, after func(*devstack.Stack, bench.Report) error) (bench.Report, int64, error) {
 	logs := &devstack.LogFiles{Dir: tmp}
 	defer logs.Close()
 	// The services run with their defaults (access log on, info logs,
@@ -248,11 +339,17 @@ func stackRun(ctx context.Context, o options, dbURL, tmp string, s sale, stdout,
 	// The admin token goes by the environment, not a flag ps would show.
 	err = runBench(ctx, o, &r, []string{"ADMIN_TOKEN=" + st.AdminToken}, "-activity", st.Activity.URL, "-product", st.Product.URL, "-order", st.Order.URL,
 		"-stock", strconv.Itoa(s.stock), "-users", strconv.Itoa(s.users), "-conns", strconv.Itoa(o.conns),
-		"-relay-deadline", "2m", "-rate", strconv.FormatFloat(s.rate, 'f', 0, 64), "-json")
+		"-relay-deadline", "2m", "-rate", strconv.FormatFloat(s.rate, 'f', 0, 64), "-watch-sellout", s.watch.String(), "-json")
 	if err != nil {
 		return bench.Report{}, 0, err
 	}
-	return r, peakRSS(st.Activity.PID()), nil
+	rss := peakRSS(st.Activity.PID())
+	if after != nil {
+		if err := after(st, r); err != nil {
+			return bench.Report{}, 0, err
+		}
+	}
+	return r, rss, nil
 }
 
 // peakRSS reads a process's peak resident set size, in bytes.
