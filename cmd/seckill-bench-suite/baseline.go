@@ -76,7 +76,7 @@ func baseline(ctx context.Context, dbURL string, d time.Duration, out io.Writer)
 	}
 	var user atomic.Int64
 	var levels []level
-	for _, n := range []int{1, 4, 16, 64} {
+	for _, n := range baselineLevels {
 		var commits atomic.Int64
 		lctx, cancel := context.WithTimeout(ctx, d)
 		var wg sync.WaitGroup

@@ -32,8 +32,9 @@ UPDATE activity.activities SET remaining = remaining - 1 WHERE id = :id AND rema
 COMMIT;
 `
 
-// pgbenchClients are the client counts pgbench runs the transaction at.
-var pgbenchClients = []int{1, 2, 4, 16, 64}
+// baselineLevels are the connection counts both database baselines run
+// at, Go and pgbench alike, so that the table compares them level by level.
+var baselineLevels = []int{1, 2, 4, 16, 64}
 
 // findPgbench returns the pgbench binary: on PATH, or beside the server
 // binaries the cluster runs from.
@@ -53,7 +54,7 @@ func findPgbench() (string, error) {
 }
 
 // pgbenchBaseline runs pgbenchScript on database name of cluster, against
-// an activity of its own, at every client count of pgbenchClients, for d
+// an activity of its own, at every connection count of baselineLevels, for d
 // each (whole seconds, at least one), and returns each level's
 // transactions/s. dir holds the script file.
 func pgbenchBaseline(ctx context.Context, bin string, cluster *pgserver.Cluster, name string, d time.Duration, dir string, out io.Writer) ([]level, error) {
@@ -72,7 +73,7 @@ func pgbenchBaseline(ctx context.Context, bin string, cluster *pgserver.Cluster,
 	}
 	secs := max(1, int(math.Ceil(d.Seconds())))
 	var levels []level
-	for _, c := range pgbenchClients {
+	for _, c := range baselineLevels {
 		cmd := exec.CommandContext(ctx, bin, "-n", "-M", "prepared", "-f", script, "-D", "id="+strconv.FormatInt(activity, 10),
 			"-c", strconv.Itoa(c), "-j", strconv.Itoa(min(2, c)), "-T", strconv.Itoa(secs),
 			"-h", "127.0.0.1", "-p", strconv.Itoa(cluster.Port), "-U", "postgres", name)
