@@ -1,7 +1,9 @@
 package activity
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -165,3 +167,81 @@ func BenchmarkSeckillStack_SoldOut(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSoldOutPath is one request of the sold-out phase served the
+// way the service serves it, without a network or a client in the way: the
+// request deadline, the default middleware (request id, metrics, tracing
+// at the default sampler, CORS, the access log to a file) and the seckill
+// handler answering from the final winners map. One request value is
+// reused and the writer discards, so allocs/op is the service's own count
+// per request, beside a bare handler's in the same harness.
+func BenchmarkSoldOutPath(b *testing.B) {
+	bare := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"code":0,"message":"ok","data":{"won":false,"status":"sold_out"}}` + "\n"))
+	})
+	b.Run("bare", func(b *testing.B) { serveRepeatedly(b, bare) })
+
+	getenv := func(string) string { return "" }
+	tracer, closer, err := tracing.New("activity", getenv, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { closer.Close() })
+	e := seckill.New(&instantStore{remaining: 1, winners: map[int64]uuid.UUID{}}, seckill.Options{})
+	b.Cleanup(func() { _ = e.Close(context.Background()) })
+	if _, err := e.Buy(context.Background(), 1, -1); err != nil {
+		b.Fatal(err)
+	}
+	f, err := os.Create(filepath.Join(b.TempDir(), "access.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	access := httpx.NewAccessLogger(f, "activity", 0)
+	b.Cleanup(func() { access.Close(); f.Close() })
+	cfg := app.Config{Name: "activity", CORS: httpx.CORSConfig{AllowOrigin: "*"}, Getenv: getenv}
+	r := app.NewRouter(cfg, nil, metrics.New("activity"), tracer, access)
+	routes(r, nil, nil, nil, productClient{}, e, limits{}, nil, openBuyers(), nil, nil)
+	b.Run("default", func(b *testing.B) { serveRepeatedly(b, httpx.WithRequest(r, 10*time.Second)) })
+}
+
+// serveRepeatedly serves the same sold-out purchase request over and over.
+func serveRepeatedly(b *testing.B, h http.Handler) {
+	body := []byte(`{"user_id":12345}`)
+	req := httptest.NewRequest(http.MethodPost, "/activities/1/seckill", nil)
+	req.Header.Set("Content-Type", "application/json")
+	req.RemoteAddr = "127.0.0.1:40000"
+	rb := &reusableBody{}
+	w := &discardWriter{h: http.Header{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		rb.Reset(body)
+		req.Body = rb
+		clear(w.h)
+		w.status = 0
+		h.ServeHTTP(w, req)
+		if w.status != http.StatusOK {
+			b.Fatalf("status %d", w.status)
+		}
+	}
+}
+
+type reusableBody struct{ bytes.Reader }
+
+func (*reusableBody) Close() error { return nil }
+
+// discardWriter is a ResponseWriter that allocates nothing of its own.
+type discardWriter struct {
+	h      http.Header
+	status int
+}
+
+func (d *discardWriter) Header() http.Header { return d.h }
+func (d *discardWriter) Write(b []byte) (int, error) {
+	if d.status == 0 {
+		d.status = http.StatusOK
+	}
+	return len(b), nil
+}
+func (d *discardWriter) WriteHeader(code int) { d.status = code }

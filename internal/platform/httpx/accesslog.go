@@ -70,10 +70,9 @@ var lineBufs = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b 
 // Middleware logs every request that passes through it.
 func (l *AccessLogger) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
 		rec := Recorder(w)
 		next.ServeHTTP(rec, r)
-		l.log(start, r, rec)
+		l.log(rec.Start, r, rec)
 	})
 }
 
@@ -154,6 +153,9 @@ func (l *AccessLogger) Flush() {
 		b = append(b, "}\n"...)
 		_, _ = l.w.Write(b)
 	}
+	// The written buffer is the next spare: it keeps its capacity, so a
+	// busy logger stops allocating once both buffers have grown.
+	l.spare = out[:0]
 	for len(out) > 0 {
 		n := lineChunk(out, pipeAtomic)
 		if _, err := l.w.Write(out[:n]); err != nil {
@@ -161,7 +163,6 @@ func (l *AccessLogger) Flush() {
 		}
 		out = out[n:]
 	}
-	l.spare = out[:0]
 }
 
 // lineChunk returns how many bytes of b, ending with a whole line, fit in

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -35,16 +36,27 @@ func WithRequestID(ctx context.Context, id string) context.Context {
 }
 
 // RequestID takes the caller's X-Request-Id when it is sane, or makes one,
-// stores it in the context and echoes it in the response.
+// stores it in the context and echoes it in the response. Behind Serve,
+// whose WithRequest has done all that already, it passes the request on.
 func RequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get(RequestIDHeader)
-		if id == "" || len(id) > 64 || strings.ContainsFunc(id, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
-			id = newID()
+		if RequestIDFrom(r.Context()) != "" {
+			next.ServeHTTP(w, r)
+			return
 		}
-		w.Header().Set(RequestIDHeader, id)
+		id := requestID(r)
+		w.Header()[RequestIDHeader] = []string{id}
 		next.ServeHTTP(w, r.WithContext(WithRequestID(r.Context(), id)))
 	})
+}
+
+// requestID returns the caller's X-Request-Id when it is sane, or a new one.
+func requestID(r *http.Request) string {
+	id := r.Header.Get(RequestIDHeader)
+	if id == "" || len(id) > 64 || strings.ContainsFunc(id, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
+		return newID()
+	}
+	return id
 }
 
 // Request ids are a random per-process prefix and a counter: unique enough
@@ -62,7 +74,8 @@ func randomPrefix() string {
 }
 
 func newID() string {
-	return idPrefix + strconv.FormatUint(idCounter.Add(1), 36)
+	var b [32]byte
+	return string(strconv.AppendUint(append(b[:0], idPrefix...), idCounter.Add(1), 36))
 }
 
 // Recover turns a panic in a handler into a 500 error envelope and a log
@@ -128,6 +141,10 @@ type StatusRecorder struct {
 	http.ResponseWriter
 	Status int
 	Bytes  int
+	// Start is when the first middleware to wrap the writer saw the
+	// request: the metrics and the access log time it from the same
+	// reading of the clock.
+	Start time.Time
 }
 
 // WriteHeader records the status.
@@ -169,7 +186,7 @@ func Recorder(w http.ResponseWriter) *StatusRecorder {
 	if s, ok := w.(*StatusRecorder); ok {
 		return s
 	}
-	return &StatusRecorder{ResponseWriter: w}
+	return &StatusRecorder{ResponseWriter: w, Start: time.Now()}
 }
 
 // NotFound answers unknown routes with the error envelope.

@@ -71,9 +71,7 @@ func Serve(ctx context.Context, log *slog.Logger, c ServerConfig, h http.Handler
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.Addr, err)
 	}
-	if c.HandlerTimeout > 0 {
-		h = withDeadline(h, c.HandlerTimeout)
-	}
+	h = WithRequest(h, c.HandlerTimeout)
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: c.ReadHeaderTimeout,
@@ -118,15 +116,3 @@ func Serve(ctx context.Context, log *slog.Logger, c ServerConfig, h http.Handler
 // staleAfter is how long a connection may stay silent before, at the
 // connection cap, it may be closed to admit another.
 const staleAfter = 500 * time.Millisecond
-
-// withDeadline gives every request's context a deadline d away. A handler
-// waiting on something that never answers then fails with a deadline error,
-// which maps to 503, instead of holding the connection until WriteTimeout
-// breaks it with no answer at all.
-func withDeadline(h http.Handler, d time.Duration) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), d)
-		defer cancel()
-		h.ServeHTTP(w, r.WithContext(ctx))
-	})
-}

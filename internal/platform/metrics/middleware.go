@@ -24,7 +24,6 @@ const unmatched = "unmatched"
 // pattern is known; wrapping a chi router from outside works too.
 func (m *Metrics) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
 		r, rctx := httpx.WithRouteContext(r, next)
 		rec := httpx.Recorder(w)
 		completed := false
@@ -36,7 +35,7 @@ func (m *Metrics) Middleware(next http.Handler) http.Handler {
 			}
 			s := m.lookup(route, methodLabel(r.Method), status)
 			s.requests.Inc()
-			s.duration.Observe(time.Since(start).Seconds())
+			s.duration.Observe(time.Since(rec.Start).Seconds())
 		}()
 		next.ServeHTTP(rec, r)
 		completed = true
