@@ -7,6 +7,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -40,6 +41,7 @@ type options struct {
 	jaeger   bool
 	demo     bool
 	demoExit bool
+	traceAll bool
 }
 
 // The fixed ports of make run and make demo, as in docker-compose.yml.
@@ -81,6 +83,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.StringVar(&o.ports, "ports", fmt.Sprintf("%d,%d,%d", productPort, activityPort, orderPort),
 		"the product, activity and order services' ports (CI's contract check runs a second stack on others)")
 	fs.BoolVar(&o.jaeger, "jaeger", true, "start Jaeger when it is installed")
+	fs.BoolVar(&o.traceAll, "trace-all", false, "trace every request (the demo does); by default the services sample as configured (1 request in 1000)")
 	fs.BoolVar(&o.demo, "demo", false, "run a short sale and show what came of it; the services' logs go to files")
 	fs.BoolVar(&o.demoExit, "demo-exit", false, "with -demo, stop everything after the sale instead of waiting for Ctrl-C")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -127,10 +130,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			defer jaeger.Stop()
 		}
 	}
-	if jaeger != nil {
-		// Every request is traced: this is a demo stack, not a load test.
+	switch {
+	case jaeger != nil && (o.demo || o.traceAll):
+		// The demo's sale is short: every request is traced, to be seen.
+		env = append(env, jaeger.EnvTraceAll()...)
+	case jaeger != nil:
+		// make run is what users load-test: the services' default
+		// sampler, unless the environment says otherwise.
 		env = append(env, jaeger.Env()...)
-	} else {
+	default:
 		env = append(env, "JAEGER_DISABLED=true")
 	}
 
@@ -198,24 +206,39 @@ func printURLs(out io.Writer, s *devstack.Stack, dbURL string, jaeger *devstack.
 }
 
 // prefixWriter writes a child's output line by line with its name in front.
+// A service under load writes tens of thousands of access log lines a
+// second through it, so each Write puts every whole line it completes out
+// in one write, and keeps only the unfinished tail.
 type prefixWriter struct {
 	mu     *sync.Mutex // shared by every child: lines never interleave
 	out    io.Writer
 	prefix string
-	buf    []byte
+	buf    []byte // the unfinished line
+	lines  []byte // the prefixed lines of one Write
 }
 
 func (w *prefixWriter) Write(p []byte) (int, error) {
-	w.buf = append(w.buf, p...)
+	n := len(p)
+	w.lines = w.lines[:0]
 	for {
-		line, rest, ok := strings.Cut(string(w.buf), "\n")
-		if !ok {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
 			break
 		}
-		w.mu.Lock()
-		fmt.Fprintf(w.out, "%s%s\n", w.prefix, line)
-		w.mu.Unlock()
-		w.buf = []byte(rest)
+		w.lines = append(w.lines, w.prefix...)
+		w.lines = append(w.lines, w.buf...)
+		w.lines = append(w.lines, p[:i+1]...)
+		w.buf = w.buf[:0]
+		p = p[i+1:]
 	}
-	return len(p), nil
+	w.buf = append(w.buf, p...)
+	if len(w.lines) > 0 {
+		w.mu.Lock()
+		_, err := w.out.Write(w.lines)
+		w.mu.Unlock()
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }

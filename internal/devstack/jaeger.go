@@ -39,10 +39,18 @@ type Jaeger struct {
 	QueryURL string
 }
 
-// Env returns the services' variables that send every span of every
-// request to j: a demo's or a test's setting, not a load test's.
+// Env returns the services' variables that send their spans to j, sampled
+// as the services sample by default (or as JAEGER_SAMPLER_TYPE and
+// JAEGER_SAMPLER_PARAM in the caller's environment say): what make run
+// gives, since users load-test the stack it starts.
 func (j *Jaeger) Env() []string {
-	return []string{"JAEGER_ENDPOINT=" + j.CollectorURL, "JAEGER_SAMPLER_TYPE=const", "JAEGER_SAMPLER_PARAM=1", "JAEGER_DISABLED=false"}
+	return []string{"JAEGER_ENDPOINT=" + j.CollectorURL, "JAEGER_DISABLED=false"}
+}
+
+// EnvTraceAll is Env with every request traced: a demo's or a test's
+// setting, not a load test's.
+func (j *Jaeger) EnvTraceAll() []string {
+	return append(j.Env(), "JAEGER_SAMPLER_TYPE=const", "JAEGER_SAMPLER_PARAM=1")
 }
 
 // StartJaeger runs bin with its collector's HTTP port and its query port

@@ -75,7 +75,8 @@ type Options struct {
 func Run(ctx context.Context, cfg Config, set migrations.Set, stderr io.Writer, build BuildFunc, opt Options) error {
 	// Every line names the service, so LogAttrs leaves the name out.
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel})).With("service", cfg.Name)
-	logger.Info("starting", cfg.LogAttrs()...)
+	gcPercent, memLimit := gcSettings(cfg.Getenv)
+	logger.Info("starting", append(cfg.LogAttrs(), "gogc", gcPercent, "gomemlimit", memLimit)...)
 
 	tracer, closeTracer, err := tracing.New(cfg.Name, cfg.Getenv, logger)
 	if err != nil {

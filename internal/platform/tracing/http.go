@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"strings"
+	"time"
 
 	"github.com/opentracing/opentracing-go"
 	"github.com/opentracing/opentracing-go/ext"
@@ -37,6 +38,7 @@ func Middleware(tracer opentracing.Tracer, untraced ...string) func(http.Handler
 		}
 		// Other tracers may read other headers: they always get to look.
 		_, isJaeger := tracer.(*jaeger.Tracer)
+		sampled := rootSamplerOf(tracer)
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if skipped(r.URL.Path, untraced) {
 				next.ServeHTTP(w, r)
@@ -49,15 +51,23 @@ func Middleware(tracer opentracing.Tracer, untraced ...string) func(http.Handler
 				parent, _ = tracer.Extract(opentracing.HTTPHeaders, opentracing.HTTPHeadersCarrier(r.Header))
 			}
 			var span opentracing.Span
-			if parent != nil {
+			switch {
+			case parent != nil:
 				span = tracer.StartSpan(operation(r.Method), ext.RPCServerOption(parent))
-			} else {
+			case sampled != nil:
+				span = startRoot(tracer, sampled, operation(r.Method), startOf(w))
+			default:
 				// A root span's kind is only a tag; it is set below if
 				// the span is recorded, sparing a map per request.
 				span = tracer.StartSpan(operation(r.Method))
 			}
 			r, rctx := httpx.WithRouteContext(r, next)
 			r = r.WithContext(opentracing.ContextWithSpan(r.Context(), span))
+			if l, ok := span.(*lazySpan); ok {
+				defer l.end()
+				next.ServeHTTP(w, r)
+				return
+			}
 			if !recording(span) {
 				// The span is kept only so that its trace id reaches
 				// the spans of calls this request makes; it will never
@@ -126,11 +136,23 @@ func carriesContext(h http.Header) bool {
 	return false
 }
 
+// startOf is when the request began, as the metrics middleware in front
+// already read it, or now.
+func startOf(w http.ResponseWriter) time.Time {
+	if rec, ok := w.(*httpx.StatusRecorder); ok && !rec.Start.IsZero() {
+		return rec.Start
+	}
+	return time.Now()
+}
+
 // recording reports whether span may still be reported: always, except a
 // Jaeger span whose sampling decision is final and negative. At the default
 // sampler that is 999 requests in 1000, so this is what keeps tracing cheap
 // on the seckill endpoint.
 func recording(span opentracing.Span) bool {
+	if _, lazy := span.(*lazySpan); lazy {
+		return false
+	}
 	sc, ok := span.Context().(jaeger.SpanContext)
 	return !ok || sc.IsSampled() || !sc.IsSamplingFinalized()
 }

@@ -44,6 +44,9 @@ func StartShared(ctx context.Context, tracer opentracing.Tracer, operation strin
 // isSampled reports whether span will be reported: a Jaeger span whose
 // trace is sampled, or any span of another tracer.
 func isSampled(span opentracing.Span) bool {
+	if _, lazy := span.(*lazySpan); lazy {
+		return false // an unsampled root, which would be made for nothing
+	}
 	sc, ok := span.Context().(jaeger.SpanContext)
 	return !ok || sc.IsSampled()
 }

@@ -87,7 +87,8 @@ func (queryTracer) TraceBatchEnd(ctx context.Context, _ *pgx.Conn, data pgx.Trac
 // when ctx has none.
 func (q queryTracer) start(ctx context.Context, op string) opentracing.Span {
 	parent := opentracing.SpanFromContext(ctx)
-	if parent == nil || !enabled(q.tracer) {
+	if parent == nil || !enabled(q.tracer) || !isSampled(parent) {
+		// The spans of an unsampled trace are never reported.
 		return nil
 	}
 	span := q.tracer.StartSpan(op, opentracing.ChildOf(parent.Context()), ext.SpanKindRPCClient)
