@@ -3,6 +3,7 @@ package activity
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -18,6 +19,15 @@ import (
 // them delivered only after the order service confirmed them. Delivery is
 // at least once; the order service is idempotent on the order id, so each
 // win becomes exactly one order. A restarted process resumes from the table.
+//
+// While a sale is in full swing the relay steps aside: each order it
+// delivers costs the order service, the database and this process about as
+// much CPU as the win itself, and on a machine the sale shares that halved
+// the rate at which a large stock sold. While wins keep being committed it
+// delivers one batch every rushEvery; once they stop for rushQuiet it
+// delivers everything at full speed. A buyer's answer never waits for the
+// relay: it carries the order id, and the order follows within seconds of
+// the rush.
 type relay struct {
 	outbox *Outbox
 	orders orderClient
@@ -25,12 +35,34 @@ type relay struct {
 	loop   *outbox.Loop
 	tracer opentracing.Tracer
 	log    *slog.Logger
+	now    func() time.Time
+
+	lastWin  atomic.Int64 // unix nanoseconds of the latest commit with wins
+	lastSend atomic.Int64 // unix nanoseconds of the latest delivery
 }
 
+// While a win was committed within rushQuiet, the relay delivers one batch
+// per rushEvery.
+const (
+	rushQuiet = 200 * time.Millisecond
+	rushEvery = time.Second
+)
+
 func newRelay(ob *Outbox, orders orderClient, batch int, idle time.Duration, tracer opentracing.Tracer, log *slog.Logger) *relay {
-	r := &relay{outbox: ob, orders: orders, batch: batch, tracer: tracer, log: log}
-	r.loop = outbox.New("relay", r.deliverOnce, outbox.Options{Batch: batch, Idle: idle, Gather: gatherWins, Log: log})
+	r := &relay{outbox: ob, orders: orders, batch: batch, tracer: tracer, log: log, now: time.Now}
+	r.loop = outbox.New("relay", r.deliverOnce, outbox.Options{Batch: batch, Idle: idle, Gather: gatherWins, Hold: r.hold, Log: log})
 	return r
+}
+
+// hold is how long the relay waits before its next delivery: until
+// rushEvery after the last one while wins are being committed, else not at
+// all.
+func (r *relay) hold() time.Duration {
+	now := r.now().UnixNano()
+	if now-r.lastWin.Load() > int64(rushQuiet) {
+		return 0
+	}
+	return time.Duration(r.lastSend.Load() + int64(rushEvery) - now)
 }
 
 // gatherWins is how long a woken relay waits for more wins before it
@@ -40,7 +72,10 @@ func newRelay(ob *Outbox, orders orderClient, batch int, idle time.Duration, tra
 const gatherWins = 50 * time.Millisecond
 
 // notify wakes the relay; the seckill engine calls it after a commit with wins.
-func (r *relay) notify() { r.loop.Notify() }
+func (r *relay) notify() {
+	r.lastWin.Store(r.now().UnixNano())
+	r.loop.Notify()
+}
 
 // run delivers until ctx is cancelled, then flushes what it can.
 func (r *relay) run(ctx context.Context) error { return r.loop.Run(ctx) }
@@ -51,6 +86,7 @@ func (r *relay) deliverOnce(ctx context.Context) (n int, err error) {
 	if err != nil || len(ds) == 0 {
 		return 0, err
 	}
+	r.lastSend.Store(r.now().UnixNano())
 	// Only a delivery gets a trace: the idle polls would drown it.
 	span, ctx := opentracing.StartSpanFromContextWithTracer(ctx, r.tracer, "relay.deliver")
 	span.SetTag("orders", len(ds))

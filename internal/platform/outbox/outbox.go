@@ -23,6 +23,10 @@ type Options struct {
 	// (0: at once), so that a burst goes out in a few large batches
 	// instead of one per row.
 	Gather time.Duration
+	// Hold, when set, is asked before each send how long to wait first
+	// (0 or less: not at all). The relay of wins holds back while a sale
+	// is in full swing. A shutdown's last flush does not ask.
+	Hold func() time.Duration
 	// Log receives the warnings of failed sends.
 	Log *slog.Logger
 }
@@ -71,6 +75,18 @@ const flushTimeout = 3 * time.Second
 func (l *Loop) Run(ctx context.Context) error {
 	backoff := time.Duration(0)
 	for {
+		if l.opt.Hold != nil {
+			if d := l.opt.Hold(); d > 0 {
+				t := time.NewTimer(d)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					l.flush()
+					return nil
+				case <-t.C:
+				}
+			}
+		}
 		n, err := l.send(ctx)
 		switch {
 		case err != nil:

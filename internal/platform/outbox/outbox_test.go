@@ -140,3 +140,41 @@ func TestLoop_FlushesOnShutdown(t *testing.T) {
 		t.Errorf("%d rows left after the flush, want 0", p)
 	}
 }
+
+// While Hold asks to wait, nothing is sent; when it stops asking, the
+// loop sends at once; a shutdown flushes without asking.
+func TestLoop_HoldDefersSendsAndShutdownIgnoresIt(t *testing.T) {
+	tb := &table{}
+	var holding sync.Mutex
+	holdFor := 20 * time.Millisecond
+	l := New("test", tb.send(10), Options{Batch: 10, Idle: time.Hour, Log: quiet, Hold: func() time.Duration {
+		holding.Lock()
+		defer holding.Unlock()
+		return holdFor
+	}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- l.Run(ctx) }()
+	tb.add(25)
+	for range 10 {
+		l.Notify()
+		time.Sleep(10 * time.Millisecond) // the pace of the wake-ups under test
+	}
+	// Each send waits 20 ms first: in about 100 ms, at most 6 sends.
+	if _, calls, _ := tb.state(); calls > 6 {
+		t.Errorf("%d sends in about 100 ms of 20 ms holds, want at most 6", calls)
+	}
+	waitFor(t, 5*time.Second, func() bool { p, _, _ := tb.state(); return p == 0 }) // held sends still go
+	holding.Lock()
+	holdFor = time.Hour
+	holding.Unlock()
+	tb.add(15)
+	l.Notify() // the loop now waits an hour before sending
+	cancel()   // the wait ends with the context, and the flush does not ask Hold
+	if err := <-done; err != nil {
+		t.Errorf("Run = %v", err)
+	}
+	if p, _, _ := tb.state(); p != 0 {
+		t.Errorf("%d rows left after the flush, want 0", p)
+	}
+}
