@@ -140,30 +140,7 @@ func BenchmarkSeckillStack_SoldOut(b *testing.B) {
 		{"default", map[string]string{}, true},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			getenv := func(k string) string { return tc.env[k] }
-			tracer, closer, err := tracing.New("activity", getenv, slog.New(slog.DiscardHandler))
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { closer.Close() })
-			e := seckill.New(&instantStore{remaining: 1, winners: map[int64]uuid.UUID{}}, seckill.Options{})
-			b.Cleanup(func() { _ = e.Close(context.Background()) })
-			if _, err := e.Buy(context.Background(), 1, -1); err != nil {
-				b.Fatal(err)
-			}
-			var access *httpx.AccessLogger
-			if tc.accessLog {
-				f, err := os.Create(filepath.Join(b.TempDir(), "access.log"))
-				if err != nil {
-					b.Fatal(err)
-				}
-				access = httpx.NewAccessLogger(f, "activity", 0)
-				b.Cleanup(func() { access.Close(); f.Close() })
-			}
-			cfg := app.Config{Name: "activity", CORS: httpx.CORSConfig{AllowOrigin: "*"}, Getenv: getenv}
-			r := app.NewRouter(cfg, nil, metrics.New("activity"), tracer, access)
-			routes(r, nil, nil, nil, productClient{}, e, limits{}, nil, openBuyers(), nil, nil)
-			benchBuy(b, r, `"sold_out"`)
+			benchBuy(b, soldOutStack(b, tc.env, tc.accessLog), `"sold_out"`)
 		})
 	}
 }
@@ -183,7 +160,15 @@ func BenchmarkSoldOutPath(b *testing.B) {
 	})
 	b.Run("bare", func(b *testing.B) { serveRepeatedly(b, bare) })
 
-	getenv := func(string) string { return "" }
+	r := soldOutStack(b, map[string]string{}, true)
+	b.Run("default", func(b *testing.B) { serveRepeatedly(b, httpx.WithRequest(r, 10*time.Second)) })
+}
+
+// soldOutStack is the activity service's router with the middleware app
+// gives it under env, the access log to a file when accessLog is set, and
+// an engine whose one activity is sold out.
+func soldOutStack(b *testing.B, env map[string]string, accessLog bool) http.Handler {
+	getenv := func(k string) string { return env[k] }
 	tracer, closer, err := tracing.New("activity", getenv, slog.New(slog.DiscardHandler))
 	if err != nil {
 		b.Fatal(err)
@@ -194,16 +179,19 @@ func BenchmarkSoldOutPath(b *testing.B) {
 	if _, err := e.Buy(context.Background(), 1, -1); err != nil {
 		b.Fatal(err)
 	}
-	f, err := os.Create(filepath.Join(b.TempDir(), "access.log"))
-	if err != nil {
-		b.Fatal(err)
+	var access *httpx.AccessLogger
+	if accessLog {
+		f, err := os.Create(filepath.Join(b.TempDir(), "access.log"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		access = httpx.NewAccessLogger(f, "activity", 0)
+		b.Cleanup(func() { access.Close(); f.Close() })
 	}
-	access := httpx.NewAccessLogger(f, "activity", 0)
-	b.Cleanup(func() { access.Close(); f.Close() })
 	cfg := app.Config{Name: "activity", CORS: httpx.CORSConfig{AllowOrigin: "*"}, Getenv: getenv}
 	r := app.NewRouter(cfg, nil, metrics.New("activity"), tracer, access)
 	routes(r, nil, nil, nil, productClient{}, e, limits{}, nil, openBuyers(), nil, nil)
-	b.Run("default", func(b *testing.B) { serveRepeatedly(b, httpx.WithRequest(r, 10*time.Second)) })
+	return r
 }
 
 // serveRepeatedly serves the same sold-out purchase request over and over.

@@ -75,17 +75,9 @@ const flushTimeout = 3 * time.Second
 func (l *Loop) Run(ctx context.Context) error {
 	backoff := time.Duration(0)
 	for {
-		if l.opt.Hold != nil {
-			if d := l.opt.Hold(); d > 0 {
-				t := time.NewTimer(d)
-				select {
-				case <-ctx.Done():
-					t.Stop()
-					l.flush()
-					return nil
-				case <-t.C:
-				}
-			}
+		if l.opt.Hold != nil && !sleep(ctx, l.opt.Hold()) {
+			l.flush()
+			return nil
 		}
 		n, err := l.send(ctx)
 		switch {
@@ -127,6 +119,22 @@ func (l *Loop) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 		t.Stop()
+	}
+}
+
+// sleep waits d (nothing when d <= 0) and reports whether ctx is still
+// live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 
