@@ -126,3 +126,24 @@ func TestDrive_PacesTheCrowd(t *testing.T) {
 		t.Errorf("answers %v, want %d sold_out", s.ByStatus, 2*users)
 	}
 }
+
+func TestReadAnswer(t *testing.T) {
+	for _, tc := range []struct{ body, status, order string }{
+		{`{"code":0,"message":"ok","data":{"activity_id":1,"user_id":2,"won":true,"status":"won","order_id":"0190f2a4-0000-7000-8000-000000000001"}}` + "\n",
+			"won", "0190f2a4-0000-7000-8000-000000000001"},
+		{`{"code":0,"message":"ok","data":{"activity_id":1,"user_id":2,"won":false,"status":"sold_out"}}`, "sold_out", ""},
+		// Field order and spacing other than the service's still read right.
+		{`{"data": {"order_id": "x-1", "status": "already_won"}, "code": 0}`, "already_won", "x-1"},
+		// An escaped status is left to encoding/json.
+		{`{"data":{"status":"so\u006cd_out"}}`, "sold_out", ""},
+		// Invalid JSON yields nothing, even where the fields can be seen.
+		{`{"data":{"status":"won","order_id":"abc"}`, "", ""},
+		// The error envelope has no data.
+		{`{"code":503,"message":"busy","error":"unavailable","status_code":503}`, "", ""},
+	} {
+		status, order := readAnswer([]byte(tc.body))
+		if status != tc.status || order != tc.order {
+			t.Errorf("readAnswer(%s) = %q, %q; want %q, %q", tc.body, status, order, tc.status, tc.order)
+		}
+	}
+}
