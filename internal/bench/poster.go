@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httputil"
 	"net/url"
 	"strconv"
 	"time"
@@ -83,17 +85,93 @@ func (p *poster) roundTrip(body []byte, out *bytes.Buffer) (code int, keep bool,
 	if _, err := p.conn.Write(p.buf); err != nil {
 		return 0, false, err
 	}
-	resp, err := http.ReadResponse(p.br, nil)
+	return readResponse(p.br, out)
+}
+
+// readResponse reads one HTTP/1.x answer from br: its status, whether the
+// connection may carry another request, and its body into out. It reads
+// the status line and the three headers that frame the body (Content-Length,
+// Transfer-Encoding, Connection) in place, without the maps and copies of
+// http.ReadResponse, which cost the client about as much as a small
+// handler costs the server.
+func readResponse(br *bufio.Reader, out *bytes.Buffer) (code int, keep bool, err error) {
+	line, err := br.ReadSlice('\n')
 	if err != nil {
 		return 0, false, err
+	}
+	// "HTTP/1.1 200 OK\r\n"
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' {
+		return 0, false, fmt.Errorf("malformed status line %q", line)
+	}
+	code, err = strconv.Atoi(string(line[9:12]))
+	if err != nil || code < 100 {
+		return 0, false, fmt.Errorf("malformed status line %q", line)
+	}
+	keep = line[7] == '1' // HTTP/1.1 keeps the connection unless told otherwise
+	length, chunked := int64(-1), false
+	for {
+		line, err = br.ReadSlice('\n')
+		if err != nil {
+			return 0, false, err
+		}
+		line = bytes.TrimRight(line, "\r\n")
+		if len(line) == 0 {
+			break
+		}
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			return 0, false, fmt.Errorf("malformed header line %q", line)
+		}
+		value = bytes.TrimSpace(value)
+		switch {
+		case bytes.EqualFold(name, []byte("Content-Length")):
+			if length, err = strconv.ParseInt(string(value), 10, 64); err != nil || length < 0 {
+				return 0, false, fmt.Errorf("malformed Content-Length %q", value)
+			}
+		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
+			chunked = bytes.Contains(bytes.ToLower(value), []byte("chunked"))
+		case bytes.EqualFold(name, []byte("Connection")):
+			switch v := bytes.ToLower(value); {
+			case bytes.Contains(v, []byte("close")):
+				keep = false
+			case bytes.Contains(v, []byte("keep-alive")):
+				keep = true
+			}
+		}
 	}
 	out.Reset()
-	_, err = out.ReadFrom(resp.Body)
-	resp.Body.Close()
+	switch {
+	case code < 200 || code == http.StatusNoContent || code == http.StatusNotModified:
+		// No body.
+	case chunked:
+		if _, err = out.ReadFrom(httputil.NewChunkedReader(br)); err == nil {
+			err = skipTrailer(br)
+		}
+	case length >= 0:
+		_, err = io.CopyN(out, br, length)
+	default:
+		// The body ends with the connection.
+		keep = false
+		_, err = out.ReadFrom(br)
+	}
 	if err != nil {
 		return 0, false, err
 	}
-	return resp.StatusCode, !resp.Close, nil
+	return code, keep, nil
+}
+
+// skipTrailer reads the trailer section that ends a chunked body, up to
+// and including its empty line.
+func skipTrailer(br *bufio.Reader) error {
+	for {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			return err
+		}
+		if len(bytes.TrimRight(line, "\r\n")) == 0 {
+			return nil
+		}
+	}
 }
 
 func (p *poster) dial() error {

@@ -1,12 +1,14 @@
 package bench
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -144,6 +146,40 @@ func TestReadAnswer(t *testing.T) {
 		status, order := readAnswer([]byte(tc.body))
 		if status != tc.status || order != tc.order {
 			t.Errorf("readAnswer(%s) = %q, %q; want %q, %q", tc.body, status, order, tc.status, tc.order)
+		}
+	}
+}
+
+func TestReadResponse(t *testing.T) {
+	for _, tc := range []struct {
+		name, raw string
+		code      int
+		keep      bool
+		body      string
+		fails     bool
+	}{
+		{"length", "HTTP/1.1 200 OK\r\ncontent-length: 5\r\nX-Request-Id: a\r\n\r\nhello", 200, true, "hello", false},
+		{"close", "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}", 503, false, "{}", false},
+		{"http10", "HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\nx", 200, false, "x", false},
+		{"http10 keep-alive", "HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 1\r\n\r\nx", 200, true, "x", false},
+		{"chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\nX-Trailer: 1\r\n\r\n", 200, true, "abcde", false},
+		{"no content", "HTTP/1.1 204 No Content\r\n\r\n", 204, true, "", false},
+		{"until close", "HTTP/1.1 200 OK\r\n\r\nall of it", 200, false, "all of it", false},
+		{"short body", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", 0, false, "", true},
+		{"bad status", "HTTX/1.1 200 OK\r\n\r\n", 0, false, "", true},
+		{"bad header", "HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", 0, false, "", true},
+		{"bad length", "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", 0, false, "", true},
+	} {
+		var out bytes.Buffer
+		code, keep, err := readResponse(bufio.NewReader(strings.NewReader(tc.raw)), &out)
+		if tc.fails {
+			if err == nil {
+				t.Errorf("%s: no error", tc.name)
+			}
+			continue
+		}
+		if err != nil || code != tc.code || keep != tc.keep || out.String() != tc.body {
+			t.Errorf("%s: %d, keep %v, %q, %v; want %d, keep %v, %q", tc.name, code, keep, out.String(), err, tc.code, tc.keep, tc.body)
 		}
 	}
 }
