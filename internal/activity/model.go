@@ -164,9 +164,10 @@ type Stats struct {
 	// unsold units went back to the product.
 	Closed bool `json:"closed" validate:"required" example:"false"`
 	// Undelivered counts wins whose order the order service has not yet
-	// confirmed.
+	// confirmed, as counted at most a second ago.
 	Undelivered int64 `json:"undelivered" validate:"required" minimum:"0" example:"0"`
-	// Failed counts wins the order service refused for good.
+	// Failed counts wins the order service refused for good, as counted
+	// at most a second ago.
 	Failed int64 `json:"failed" validate:"required" minimum:"0" example:"0"`
 }
 
