@@ -210,7 +210,10 @@ func Verify(ctx context.Context, client *http.Client, cfg Config, l Load) []Chec
 	add("stats: sold == stock, remaining 0", err == nil && st.Sold == int64(cfg.Stock) && st.Remaining == 0,
 		"stock %d sold %d remaining %d (err %v)", st.Stock, st.Sold, st.Remaining, err)
 
-	deadline := time.Now().Add(cfg.RelayDeadline)
+	// The relay holds back while a sale is in full swing: how long the
+	// orders took after the crowd's last answer is part of the story.
+	drainStart := time.Now()
+	deadline := drainStart.Add(cfg.RelayDeadline)
 	for err == nil && (st.Undelivered > 0 || st.Failed > 0) && time.Now().Before(deadline) {
 		select {
 		case <-ctx.Done():
@@ -219,8 +222,8 @@ func Verify(ctx context.Context, client *http.Client, cfg Config, l Load) []Chec
 			err = call(ctx, client, "", "GET", statsURL, nil, &st)
 		}
 	}
-	add("relay drained", err == nil && st.Undelivered == 0 && st.Failed == 0, "undelivered %d failed %d within %s (err %v)",
-		st.Undelivered, st.Failed, cfg.RelayDeadline, err)
+	add("relay drained", err == nil && st.Undelivered == 0 && st.Failed == 0, "undelivered %d failed %d, %s after the last answer (deadline %s, err %v)",
+		st.Undelivered, st.Failed, time.Since(drainStart).Round(100*time.Millisecond), cfg.RelayDeadline, err)
 
 	orders, err := ListOrders(ctx, client, cfg.AdminToken, cfg.OrderURL, cfg.ActivityID)
 	same := 0
