@@ -15,7 +15,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := activity.Run(ctx, os.Getenv, os.Stderr, app.Options{}); err != nil {
+	if err := activity.Run(ctx, os.Getenv, os.Stderr, app.Options{OwnsProcess: true}); err != nil {
 		fmt.Fprintln(os.Stderr, "activity:", err)
 		os.Exit(1)
 	}

@@ -15,7 +15,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := order.Run(ctx, os.Getenv, os.Stderr, app.Options{}); err != nil {
+	if err := order.Run(ctx, os.Getenv, os.Stderr, app.Options{OwnsProcess: true}); err != nil {
 		fmt.Fprintln(os.Stderr, "order:", err)
 		os.Exit(1)
 	}

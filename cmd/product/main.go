@@ -15,7 +15,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := product.Run(ctx, os.Getenv, os.Stderr, app.Options{}); err != nil {
+	if err := product.Run(ctx, os.Getenv, os.Stderr, app.Options{OwnsProcess: true}); err != nil {
 		fmt.Fprintln(os.Stderr, "product:", err)
 		os.Exit(1)
 	}

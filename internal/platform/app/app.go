@@ -67,6 +67,10 @@ type Options struct {
 	// Ready, when set, is called with the bound HTTP address once the
 	// service accepts requests.
 	Ready func(addr string)
+	// OwnsProcess says the service is the whole process, so it may set
+	// what is the process's: the garbage collector (see gcSettings). A
+	// service started in a test's process leaves them alone.
+	OwnsProcess bool
 }
 
 // Run starts a service and blocks until ctx is cancelled, then shuts it
@@ -75,8 +79,12 @@ type Options struct {
 func Run(ctx context.Context, cfg Config, set migrations.Set, stderr io.Writer, build BuildFunc, opt Options) error {
 	// Every line names the service, so LogAttrs leaves the name out.
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel})).With("service", cfg.Name)
-	gcPercent, memLimit := gcSettings(cfg.Getenv)
-	logger.Info("starting", append(cfg.LogAttrs(), "gogc", gcPercent, "gomemlimit", memLimit)...)
+	attrs := cfg.LogAttrs()
+	if opt.OwnsProcess {
+		gcPercent, memLimit := gcSettings(cfg.Getenv)
+		attrs = append(attrs, "gogc", gcPercent, "gomemlimit", memLimit)
+	}
+	logger.Info("starting", attrs...)
 
 	tracer, closeTracer, err := tracing.New(cfg.Name, cfg.Getenv, logger)
 	if err != nil {
