@@ -110,12 +110,19 @@ func (l *lazySpan) BaggageItem(key string) string { return l.span().BaggageItem(
 func (l *lazySpan) Tracer() opentracing.Tracer    { return l.tracer }
 
 // LogEvent is deprecated in opentracing; it is here to satisfy the interface.
-func (l *lazySpan) LogEvent(event string) { l.span().LogEvent(event) } //nolint:staticcheck
+func (l *lazySpan) LogEvent(event string) {
+	//lint:ignore SA1019 part of the opentracing.Span interface lazySpan implements
+	l.span().LogEvent(event)
+}
 
 // LogEventWithPayload is deprecated in opentracing; see LogEvent.
 func (l *lazySpan) LogEventWithPayload(event string, payload any) {
-	l.span().LogEventWithPayload(event, payload) //nolint:staticcheck
+	//lint:ignore SA1019 part of the opentracing.Span interface lazySpan implements
+	l.span().LogEventWithPayload(event, payload)
 }
 
 // Log is deprecated in opentracing; see LogEvent.
-func (l *lazySpan) Log(data opentracing.LogData) { l.span().Log(data) } //nolint:staticcheck
+func (l *lazySpan) Log(data opentracing.LogData) {
+	//lint:ignore SA1019 part of the opentracing.Span interface lazySpan implements
+	l.span().Log(data)
+}

@@ -14,17 +14,16 @@ import (
 // startCounter counts the spans a Jaeger tracer starts.
 type startCounter struct{ n atomic.Int64 }
 
-func (c *startCounter) OnStartSpan(string, opentracing.StartSpanOptions) jaeger.SpanObserver {
+func (c *startCounter) OnStartSpan(opentracing.Span, string, opentracing.StartSpanOptions) (jaeger.ContribSpanObserver, bool) {
 	c.n.Add(1)
-	return nil
+	return nil, false
 }
 
 func countingTracer(t *testing.T, sampler jaeger.Sampler) (opentracing.Tracer, *startCounter, *jaeger.InMemoryReporter) {
 	t.Helper()
 	c := &startCounter{}
 	rep := jaeger.NewInMemoryReporter()
-	//lint:ignore SA1019 the observer is the tracer's only hook that sees every span start
-	tracer, closer := jaeger.NewTracer("test", sampler, rep, jaeger.TracerOptions.Observer(c))
+	tracer, closer := jaeger.NewTracer("test", sampler, rep, jaeger.TracerOptions.ContribObserver(c))
 	t.Cleanup(func() { closer.Close() })
 	return tracer, c, rep
 }
