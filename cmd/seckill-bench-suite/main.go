@@ -203,8 +203,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	paced.Print(stdout)
 	res.paced = paced
 
+	fmt.Fprintln(stdout, "== 7. the sold-out path in process, layer by layer: go test -bench BenchmarkSoldOutPath")
+	if res.path, err = soldOutPath(ctx); err != nil {
+		res.pathSkipped = err.Error()
+		fmt.Fprintln(stdout, "  skipped:", err)
+	} else {
+		fmt.Fprint(stdout, pathTable(res.path))
+	}
+
 	if o.big {
-		fmt.Fprintf(stdout, "== 7. memory: %d users, stock %d, on a fresh activity process\n", o.bigUsers, o.bigStock)
+		fmt.Fprintf(stdout, "== 8. memory: %d users, stock %d, on a fresh activity process\n", o.bigUsers, o.bigStock)
 		big, bigRSS, err := stackRun(ctx, o, dbURL, tmp, sale{users: o.bigUsers, stock: o.bigStock}, nil)
 		if err != nil {
 			return err

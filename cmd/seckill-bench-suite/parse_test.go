@@ -182,3 +182,34 @@ func TestBestBase_IsTheHigherOfGoAndPgbench(t *testing.T) {
 		t.Errorf("best without pgbench %+v, want Go at 4 connections", got)
 	}
 }
+
+func TestParseSoldOutPath(t *testing.T) {
+	out := []byte(`goos: linux
+goarch: amd64
+pkg: github.com/seckill/seckill/internal/activity
+BenchmarkSoldOutPath/bare-2         	  300000	       262.5 ns/op	      96 B/op	       2 allocs/op
+BenchmarkSoldOutPath/handler-2      	  300000	      2920 ns/op	    1200 B/op	       9 allocs/op
+BenchmarkSoldOutPath/middleware+tracing-2         	  300000	      4522 ns/op	    1746 B/op	      14 allocs/op
+PASS
+ok  	github.com/seckill/seckill/internal/activity	4.635s
+`)
+	ls, err := parseSoldOutPath(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []pathLayer{{"bare", 262.5, 96, 2}, {"handler", 2920, 1200, 9}, {"middleware+tracing", 4522, 1746, 14}}
+	if len(ls) != len(want) {
+		t.Fatalf("got %v, want %v", ls, want)
+	}
+	for i := range want {
+		if ls[i] != want[i] {
+			t.Errorf("variant %d = %+v, want %+v", i, ls[i], want[i])
+		}
+	}
+	if table := pathTable(ls); !strings.Contains(table, "| handler | the seckill handler") || !strings.Contains(table, "| +2658 |") {
+		t.Errorf("table:\n%s", table)
+	}
+	if _, err := parseSoldOutPath([]byte("FAIL\n")); err == nil {
+		t.Error("no results, no error")
+	}
+}

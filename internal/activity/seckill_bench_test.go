@@ -160,8 +160,28 @@ func BenchmarkSoldOutPath(b *testing.B) {
 	})
 	b.Run("bare", func(b *testing.B) { serveRepeatedly(b, bare) })
 
-	r := soldOutStack(b, map[string]string{}, true)
-	b.Run("default", func(b *testing.B) { serveRepeatedly(b, httpx.WithRequest(r, 10*time.Second)) })
+	// Layer by layer, so that the differences are what each costs: the
+	// handler alone behind the router and the request context, then the
+	// middleware without tracing or the access log, then with tracing at
+	// the default sampler, then the default configuration (both).
+	e := seckill.New(&instantStore{remaining: 1, winners: map[int64]uuid.UUID{}}, seckill.Options{})
+	b.Cleanup(func() { _ = e.Close(context.Background()) })
+	if _, err := e.Buy(context.Background(), 1, -1); err != nil {
+		b.Fatal(err)
+	}
+	handler := chi.NewRouter()
+	routes(handler, nil, nil, nil, productClient{}, e, limits{}, nil, openBuyers(), nil, nil)
+	for _, v := range []struct {
+		name string
+		h    http.Handler
+	}{
+		{"handler", handler},
+		{"middleware", soldOutStack(b, map[string]string{"JAEGER_DISABLED": "true"}, false)},
+		{"middleware+tracing", soldOutStack(b, map[string]string{}, false)},
+		{"default", soldOutStack(b, map[string]string{}, true)},
+	} {
+		b.Run(v.name, func(b *testing.B) { serveRepeatedly(b, httpx.WithRequest(v.h, 10*time.Second)) })
+	}
 }
 
 // soldOutStack is the activity service's router with the middleware app
