@@ -121,30 +121,6 @@ func BenchmarkSeckillHandler_Winning(b *testing.B) {
 	benchBuy(b, h, `"won"`)
 }
 
-// BenchmarkSeckillStack_SoldOut is the sold-out path behind the service's
-// whole middleware chain (request id, metrics, tracing, CORS, access log):
-// with tracing and the access log off, with tracing at the default sampler,
-// and with the default configuration (tracing at the default sampler and
-// the access log on, written to a file). The ratios are what tracing and
-// the access log cost the seckill endpoint; the README quotes them.
-func BenchmarkSeckillStack_SoldOut(b *testing.B) {
-	for _, tc := range []struct {
-		name      string
-		env       map[string]string
-		accessLog bool
-	}{
-		{"tracing=off,access_log=off", map[string]string{"JAEGER_DISABLED": "true"}, false},
-		// Spans go to a local agent's UDP port whether or not one listens,
-		// as in production.
-		{"tracing=default,access_log=off", map[string]string{}, false},
-		{"default", map[string]string{}, true},
-	} {
-		b.Run(tc.name, func(b *testing.B) {
-			benchBuy(b, soldOutStack(b, tc.env, tc.accessLog), `"sold_out"`)
-		})
-	}
-}
-
 // BenchmarkSoldOutPath is one request of the sold-out phase served the
 // way the service serves it, without a network or a client in the way: the
 // request deadline, the default middleware (request id, metrics, tracing

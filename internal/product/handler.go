@@ -247,12 +247,7 @@ func handleReserve(s *Store) http.HandlerFunc {
 //	@Description	The units the activity still holds (neither sold nor released) go back to inventory.
 func handleRelease(s *Store) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		id, err := httpx.PathID(r, "id")
-		if err != nil {
-			httpx.Error(w, r, err)
-			return
-		}
-		activityID, err := httpx.PathID(r, "activity_id")
+		id, activityID, err := reservationIDs(r)
 		if err != nil {
 			httpx.Error(w, r, err)
 			return
@@ -292,12 +287,7 @@ func handleRelease(s *Store) http.HandlerFunc {
 //	@Router			/products/{id}/reservations/{activity_id}/settlement [put]
 func handleSettle(s *Store) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		id, err := httpx.PathID(r, "id")
-		if err != nil {
-			httpx.Error(w, r, err)
-			return
-		}
-		activityID, err := httpx.PathID(r, "activity_id")
+		id, activityID, err := reservationIDs(r)
 		if err != nil {
 			httpx.Error(w, r, err)
 			return
@@ -314,4 +304,14 @@ func handleSettle(s *Store) http.HandlerFunc {
 		}
 		httpx.OK(w, res)
 	}
+}
+
+// reservationIDs reads the product and activity ids of a reservation's
+// routes, /products/{id}/reservations/{activity_id}/...
+func reservationIDs(r *http.Request) (id, activityID int64, err error) {
+	if id, err = httpx.PathID(r, "id"); err != nil {
+		return 0, 0, err
+	}
+	activityID, err = httpx.PathID(r, "activity_id")
+	return id, activityID, err
 }
