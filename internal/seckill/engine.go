@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -46,10 +48,30 @@ type Engine struct {
 	opt   Options
 	loads singleflight.Group // one Snapshot per activity at a time
 
-	mu     sync.Mutex
-	gates  map[int64]*gate
+	// gates is read on every request without a lock: it is replaced, never
+	// changed, by the holders of mu. A mutex shared by every request was
+	// contended across cores on the sold-out path.
+	gates atomic.Pointer[gateSet]
+	mu    sync.Mutex
+	wg    sync.WaitGroup // committers
+}
+
+// gateSet is the registry at one moment.
+type gateSet struct {
+	byID   map[int64]*gate
 	closed bool
-	wg     sync.WaitGroup // committers
+}
+
+// with returns a copy of s with id mapped to g, or removed when g is nil.
+// e.mu is held.
+func (s *gateSet) with(id int64, g *gate) *gateSet {
+	n := &gateSet{byID: maps.Clone(s.byID), closed: s.closed}
+	if g == nil {
+		delete(n.byID, id)
+	} else {
+		n.byID[id] = g
+	}
+	return n
 }
 
 // New returns an Engine on store.
@@ -66,7 +88,9 @@ func New(store Store, opt Options) *Engine {
 	if opt.Log == nil {
 		opt.Log = slog.Default()
 	}
-	return &Engine{store: store, opt: opt, gates: map[int64]*gate{}}
+	e := &Engine{store: store, opt: opt}
+	e.gates.Store(&gateSet{byID: map[int64]*gate{}})
+	return e
 }
 
 // errClosed is returned once the engine is shutting down.
@@ -90,11 +114,10 @@ func (e *Engine) Buy(ctx context.Context, activityID, userID int64) (Outcome, er
 
 // gate returns the activity's gate, building it from the store once.
 func (e *Engine) gate(ctx context.Context, id int64) (*gate, error) {
-	e.mu.Lock()
-	g, closed := e.gates[id], e.closed
-	e.mu.Unlock()
+	set := e.gates.Load()
+	g := set.byID[id]
 	switch {
-	case closed:
+	case set.closed:
 		return nil, errClosed
 	case g != nil:
 		return g, nil
@@ -123,15 +146,16 @@ func (e *Engine) load(id int64) (*gate, error) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.closed {
+	set := e.gates.Load()
+	if set.closed {
 		return nil, errClosed
 	}
-	if g, ok := e.gates[id]; ok {
+	if g, ok := set.byID[id]; ok {
 		return g, nil // registered by a load that finished just before this one began
 	}
 	var g *gate
 	g = newGate(s, e.store, e.opt, func() { e.forget(id, g) })
-	e.gates[id] = g
+	e.gates.Store(set.with(id, g))
 	e.wg.Go(g.commitLoop)
 	return g, nil
 }
@@ -144,12 +168,13 @@ func (e *Engine) Forget(activityID int64) { e.forget(activityID, nil) }
 // still the registered one, so that a stale gate cannot drop its successor.
 func (e *Engine) forget(activityID int64, only *gate) {
 	e.mu.Lock()
-	g := e.gates[activityID]
+	set := e.gates.Load()
+	g := set.byID[activityID]
 	if only != nil && g != only {
 		g = nil
 	}
 	if g != nil {
-		delete(e.gates, activityID)
+		e.gates.Store(set.with(activityID, nil))
 	}
 	e.mu.Unlock()
 	if g != nil {
@@ -161,11 +186,9 @@ func (e *Engine) forget(activityID int64, only *gate) {
 // committers, or for ctx.
 func (e *Engine) Close(ctx context.Context) error {
 	e.mu.Lock()
-	e.closed = true
-	gates := e.gates
-	e.gates = map[int64]*gate{}
+	gates := e.gates.Swap(&gateSet{byID: map[int64]*gate{}, closed: true})
 	e.mu.Unlock()
-	for _, g := range gates {
+	for _, g := range gates.byID {
 		g.close()
 	}
 	done := make(chan struct{})

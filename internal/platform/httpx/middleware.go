@@ -26,8 +26,13 @@ const RequestIDHeader = "X-Request-Id"
 
 // RequestIDFrom returns the request id stored in ctx, or "".
 func RequestIDFrom(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
+	switch v := ctx.Value(requestIDKey).(type) {
+	case *requestCtx:
+		return v.id
+	case string:
+		return v
+	}
+	return ""
 }
 
 // WithRequestID returns ctx carrying id, so outgoing calls can forward it.
