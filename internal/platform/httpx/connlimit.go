@@ -44,7 +44,6 @@ type connLimiter struct {
 // limitedConn is a connection accepted by a connLimiter.
 type limitedConn struct {
 	net.Conn
-	l      *connLimiter
 	since  time.Time   // when it was accepted; set before it is shared
 	active atomic.Bool // serving a request
 
@@ -115,7 +114,7 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 		l.mu.Lock()
 		if l.open < l.max {
 			l.open++
-			t := &limitedConn{Conn: c, l: l, since: l.now()}
+			t := &limitedConn{Conn: c, since: l.now()}
 			l.fresh.pushBack(t)
 			l.mu.Unlock()
 			return t, nil
@@ -186,7 +185,7 @@ func (l *connLimiter) Close() error {
 // slot when a connection is gone.
 func (l *connLimiter) track(c net.Conn, s http.ConnState) {
 	t, ok := c.(*limitedConn)
-	if !ok || t.l != l {
+	if !ok {
 		return
 	}
 	switch s {

@@ -131,9 +131,7 @@ func TestConnLimiter_BusyWaitsStaleFreshEvicted(t *testing.T) {
 	ln := newChanListener()
 	l := newConnLimiter(ln, 2, time.Minute)
 	now := time.Now()
-	clock := make(chan time.Time, 1)
-	clock <- now
-	l.now = func() time.Time { t := <-clock; clock <- t; return t }
+	l.now = func() time.Time { return now } // only this goroutine calls it
 	defer l.Close()
 	busyRaw, busy := accept(t, l, ln)
 	silentRaw, _ := accept(t, l, ln)
@@ -145,8 +143,7 @@ func TestConnLimiter_BusyWaitsStaleFreshEvicted(t *testing.T) {
 	if victim != nil {
 		t.Fatal("a fresh connection was evicted before it went stale")
 	}
-	<-clock
-	clock <- now.Add(2 * time.Minute)
+	now = now.Add(2 * time.Minute)
 	l.mu.Lock()
 	victim = l.evictable()
 	l.mu.Unlock()
