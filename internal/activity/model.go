@@ -164,7 +164,8 @@ type Stats struct {
 	// unsold units went back to the product.
 	Closed bool `json:"closed" validate:"required" example:"false"`
 	// Undelivered counts wins whose order the order service has not yet
-	// confirmed, as counted at most a second ago.
+	// confirmed: counted at most a second ago, plus the units sold since,
+	// so never fewer than the truth, and 0 only when every order is in.
 	Undelivered int64 `json:"undelivered" validate:"required" minimum:"0" example:"0"`
 	// Failed counts wins the order service refused for good, as counted
 	// at most a second ago.

@@ -100,8 +100,14 @@ func TestRelay_OrderServiceDownDuringSale(t *testing.T) {
 	a := s.activity(t)
 	const stock = 50
 	id := s.sale(t, a.URL, stock)
+	// The stats read before the sale (nothing to deliver) must not be
+	// served again after it: the outbox counts are kept for a second.
+	stats := fmt.Sprintf("%s/activities/%d/stats", a.URL, id)
+	if d := svctest.Do(t, "GET", stats, nil).Data(); svctest.Int(d["undelivered"]) != 0 {
+		t.Fatalf("before the sale, stats = %v; want nothing undelivered", d)
+	}
 	crowd(t, []string{a.URL}, id, 1, 2_001)
-	if d := svctest.Do(t, "GET", fmt.Sprintf("%s/activities/%d/stats", a.URL, id), nil).Data(); svctest.Int(d["undelivered"]) != stock {
+	if d := svctest.Do(t, "GET", stats, nil).Data(); svctest.Int(d["undelivered"]) != stock {
 		t.Fatalf("with the order service down, stats = %v; want %d undelivered", d, stock)
 	}
 	o := svctest.Start(t, order.Run, map[string]string{"DATABASE_URL": s.dbURL, "HTTP_ADDR": orderAddr})

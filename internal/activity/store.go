@@ -24,9 +24,11 @@ type Store struct {
 	counts map[int64]outboxCounts // by activity, for Stats
 }
 
-// outboxCounts are an activity's undelivered and failed wins, as counted at.
+// outboxCounts are an activity's undelivered and failed wins, as counted at,
+// when sold units had been sold.
 type outboxCounts struct {
 	at                  time.Time
+	sold                int64
 	undelivered, failed int64
 }
 
@@ -172,7 +174,7 @@ func (s *Store) Stats(ctx context.Context, id int64) (_ Stats, err error) {
 		return Stats{}, db.Map(err, fmt.Sprintf("activity %d", id))
 	}
 	st.Sold = st.Stock - st.Remaining - st.Released
-	c, err := s.outboxCounts(ctx, id)
+	c, err := s.outboxCounts(ctx, id, st.Sold)
 	if err != nil {
 		return Stats{}, err
 	}
@@ -181,19 +183,29 @@ func (s *Store) Stats(ctx context.Context, id int64) (_ Stats, err error) {
 }
 
 // outboxCounts returns activity id's undelivered and failed wins, counted
-// at most countsMaxAge ago.
-func (s *Store) outboxCounts(ctx context.Context, id int64) (outboxCounts, error) {
+// at most countsMaxAge ago, when sold units are sold now. A count from
+// before is given the units sold since as undelivered: a win is
+// undelivered when committed, and only the relay makes it less. So the
+// answer is an upper bound, never lower than the truth, and 0 only when no
+// order is left to deliver: a client waiting for the orders (the bench,
+// an operator) may trust it, as it could not trust a count of zero read
+// just before the stock sold.
+func (s *Store) outboxCounts(ctx context.Context, id, sold int64) (outboxCounts, error) {
 	now := time.Now()
 	s.mu.Lock()
 	c, ok := s.counts[id]
 	s.mu.Unlock()
 	if ok && now.Sub(c.at) < countsMaxAge {
+		c.undelivered += max(0, sold-c.sold)
 		return c, nil
 	}
 	const q = `SELECT
 		(SELECT count(*) FROM activity.winners WHERE activity_id = $1 AND delivered_at IS NULL AND delivery_error IS NULL),
 		(SELECT count(*) FROM activity.winners WHERE activity_id = $1 AND delivery_error IS NOT NULL)`
-	c = outboxCounts{at: now}
+	// sold was read before the count: wins committed in between are
+	// counted here and again as sold since, an overcount that the next
+	// count corrects.
+	c = outboxCounts{at: now, sold: sold}
 	if err := s.pool.QueryRow(ctx, q, id).Scan(&c.undelivered, &c.failed); err != nil {
 		return outboxCounts{}, db.Map(err, "winners")
 	}
