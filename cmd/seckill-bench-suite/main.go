@@ -2,7 +2,7 @@
 // measures the database alone doing the seckill transaction (in Go and with
 // pgbench), a bare Go HTTP handler (the ceiling of any HTTP service here),
 // and the real stack under seckill-bench, in its sold-out phase (also under
-// wrk when installed) and its winning phase, then prints the ratios and
+// wrk when installed) and its winning phase (also under wrk), then prints the ratios and
 // writes them to BENCHMARKS.md.
 package main
 
@@ -189,6 +189,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	win.Print(stdout)
 	res.win = win
+
+	fmt.Fprintf(stdout, "== 5b. the winning phase under wrk: stock %d, wrk -t%d -c%d -d%s with the issue's script, timed through /stats every %s\n",
+		o.winStock, wrkThreads, o.conns, o.wrkDuration, o.watch)
+	res.wrkWin = wrkWinning{stock: o.winStock, conns: o.conns, duration: o.wrkDuration}
+	if o.wrkRuns <= 0 {
+		res.wrkWin.skipped = "wrk runs were turned off (-wrk-runs 0)"
+	} else if err := res.wrkWin.run(ctx, o, dbURL, tmp, stdout); err != nil {
+		return err
+	}
 
 	// At full speed every request waits behind the other connections' (by
 	// Little's law the mean latency is connections / throughput), so the

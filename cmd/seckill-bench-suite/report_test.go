@@ -25,6 +25,7 @@ func TestTable_SaysEveryVerdict(t *testing.T) {
 		traced:   []bench.Report{run(50_000)},
 		untraced: []bench.Report{run(52_000)},
 		wrk:      wrkComparison{skipped: "wrk is not on PATH"},
+		wrkWin:   wrkWinning{skipped: "wrk is not on PATH"},
 	}
 	r.paced.Rate = 25_000
 	table := r.table()
@@ -37,7 +38,8 @@ func TestTable_SaysEveryVerdict(t *testing.T) {
 		"| wrk on the sold-out activity and the bare handler | skipped: wrk is not on PATH |",
 		"| **paced** to half the full-speed rate (25000 requests/s)",
 		"| p99 of all answers, paced, from the start of the sale |",
-		"| verification (wins == stock, pairs, stats, orders), every run | PASS | all pass | met |",
+		"| winning phase under wrk | skipped: wrk is not on PATH |",
+		"| verification (wins == stock, pairs, stats, orders; under wrk stats, orders, no error), every run | PASS | all pass | met |",
 	} {
 		if !strings.Contains(table, want) {
 			t.Errorf("the table lacks %q:\n%s", want, table)
@@ -46,6 +48,31 @@ func TestTable_SaysEveryVerdict(t *testing.T) {
 
 	r.wrk = wrkComparison{runs: 1, duration: 10 * time.Second, conns: 64,
 		seckill: []wrkResult{{RPS: 60_000, P99: 14 * time.Millisecond, Non2xx: 3}}, bare: []wrkResult{{RPS: 80_000, P99: 7 * time.Millisecond}}}
+	r.wrkWin = wrkWinning{stock: 100_000, conns: 64, duration: 10 * time.Second, soldOutAfter: 8 * time.Second, // 12,500 wins/s
+		wrk: wrkResult{RPS: 40_000, P99: 9 * time.Millisecond}, checks: []bench.Check{{Name: "relay drained", OK: true}}}
+	table = r.table()
+	for _, want := range []string{
+		"| **winning phase under wrk** -t2 -c64 -d10s (every user id twice in a row): stock 100000 gone after, from wrk's start, seen through /stats | 8.00s |",
+		"| winning phase under wrk, wins/s | 12500 |",
+		"| winning phase under wrk / database | 3.1x | >= 3x | met |",
+		"| verification (wins == stock, pairs, stats, orders; under wrk stats, orders, no error), every run | PASS | all pass | met |",
+	} {
+		if !strings.Contains(table, want) {
+			t.Errorf("the table lacks %q:\n%s", want, table)
+		}
+	}
+	// A wrk run whose stock never sold out, or whose records fail, fails
+	// the verification.
+	for _, broken := range []wrkWinning{
+		{stock: 100_000, conns: 64, duration: 10 * time.Second},
+		{stock: 100_000, conns: 64, duration: 10 * time.Second, soldOutAfter: time.Second, checks: []bench.Check{{Name: "relay drained"}}},
+		{stock: 100_000, conns: 64, duration: 10 * time.Second, soldOutAfter: time.Second, wrk: wrkResult{SocketErrors: 1}},
+	} {
+		if broken.ok() {
+			t.Errorf("%+v passes its verification", broken)
+		}
+	}
+
 	r.win.OK = false
 	table = r.table()
 	for _, want := range []string{
@@ -53,7 +80,7 @@ func TestTable_SaysEveryVerdict(t *testing.T) {
 		"| wrk: seckill / bare handler | 75% | >= 65% | met |",
 		"| wrk: seckill / database | 15.0x | >= 12x | met |",
 		"| wrk: seckill answers that were not 2xx, or failed | 3 | 0 | NOT met |",
-		"| verification (wins == stock, pairs, stats, orders), every run | FAIL | all pass | NOT met |",
+		"| verification (wins == stock, pairs, stats, orders; under wrk stats, orders, no error), every run | FAIL | all pass | NOT met |",
 	} {
 		if !strings.Contains(table, want) {
 			t.Errorf("the table lacks %q:\n%s", want, table)

@@ -67,7 +67,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	wctx, stopWatching := context.WithCancel(ctx)
 	defer stopWatching()
 	if cfg.WatchSellout > 0 {
-		sellout = watchSellout(wctx, client, fmt.Sprintf("%s/activities/%d/stats", cfg.ActivityURL, cfg.ActivityID), cfg.WatchSellout)
+		sellout = WatchSellout(wctx, client, fmt.Sprintf("%s/activities/%d/stats", cfg.ActivityURL, cfg.ActivityID), cfg.WatchSellout)
 	}
 	load, err := Drive(ctx, url, cfg.Crowd)
 	if err != nil {
@@ -202,6 +202,20 @@ func Verify(ctx context.Context, client *http.Client, cfg Config, l Load) []Chec
 		"%d bad winners %s", badWinners, firstBad)
 	add("every other answer is sold_out", unexpected == 0, "%d unexpected answers %s", unexpected, firstBad)
 
+	return append(checks, VerifyRecords(ctx, client, cfg, winners)...)
+}
+
+// VerifyRecords checks the services' own records of a sale: the stats say
+// every unit sold and none remaining, the relay drains within
+// cfg.RelayDeadline, and the order service holds exactly stock orders, one
+// per user. When told is not nil (the users told they won, with their order
+// ids), each of them must hold the order id they were told. Verify ends with
+// it; a run whose answers were not recorded (wrk's) is checked by it alone.
+func VerifyRecords(ctx context.Context, client *http.Client, cfg Config, told map[int64]string) []Check {
+	var checks []Check
+	add := func(name string, ok bool, format string, args ...any) {
+		checks = append(checks, Check{Name: name, OK: ok, Detail: fmt.Sprintf(format, args...)})
+	}
 	var st struct {
 		Stock, Sold, Remaining, Undelivered, Failed int64
 	}
@@ -225,15 +239,20 @@ func Verify(ctx context.Context, client *http.Client, cfg Config, l Load) []Chec
 	add("relay drained", err == nil && st.Undelivered == 0 && st.Failed == 0, "undelivered %d failed %d, %s after the last answer (deadline %s, err %v)",
 		st.Undelivered, st.Failed, time.Since(drainStart).Round(100*time.Millisecond), cfg.RelayDeadline, err)
 
+	// ListOrders refuses a user with two orders.
 	orders, err := ListOrders(ctx, client, cfg.AdminToken, cfg.OrderURL, cfg.ActivityID)
+	if told == nil {
+		add("orders == stock, one per user", err == nil && len(orders) == cfg.Stock, "%d orders (err %v)", len(orders), err)
+		return checks
+	}
 	same := 0
-	for u, oid := range winners {
+	for u, oid := range told {
 		if orders[u] == oid {
 			same++
 		}
 	}
-	add("orders == stock, one per winner with the winner's order id", err == nil && len(orders) == cfg.Stock && same == len(winners),
-		"%d orders, %d matching the %d winners told (err %v)", len(orders), same, len(winners), err)
+	add("orders == stock, one per winner with the winner's order id", err == nil && len(orders) == cfg.Stock && same == len(told),
+		"%d orders, %d matching the %d winners told (err %v)", len(orders), same, len(told), err)
 	return checks
 }
 

@@ -23,12 +23,12 @@ func (s selloutStats) soldOut() bool {
 	return s.Stock != nil && s.Remaining != nil && *s.Stock > 0 && *s.Remaining == 0
 }
 
-// watchSellout polls statsURL every interval from its own goroutine until
+// WatchSellout polls statsURL every interval from its own goroutine until
 // the stats say the stock is gone or ctx ends. The channel it returns
 // receives once, then is closed: when the answer that said so arrived, or
 // the zero time when ctx ended first. A failed poll is tried again at the
 // next tick: the watcher only observes.
-func watchSellout(ctx context.Context, client *http.Client, statsURL string, interval time.Duration) <-chan time.Time {
+func WatchSellout(ctx context.Context, client *http.Client, statsURL string, interval time.Duration) <-chan time.Time {
 	out := make(chan time.Time, 1)
 	go func() {
 		defer close(out)

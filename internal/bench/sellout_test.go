@@ -49,7 +49,7 @@ func TestWatchSellout_SeesTheStockGone(t *testing.T) {
 		}
 	})
 	before := time.Now()
-	at := <-watchSellout(context.Background(), srv.Client(), srv.URL+"/activities/1/stats", time.Millisecond)
+	at := <-WatchSellout(context.Background(), srv.Client(), srv.URL+"/activities/1/stats", time.Millisecond)
 	if at.IsZero() || at.Before(before) {
 		t.Fatalf("sold out seen at %v, want a time after %v", at, before)
 	}
@@ -69,7 +69,7 @@ func TestWatchSellout_EndsWithItsContext(t *testing.T) {
 		}
 		return 200, `{"code":0,"message":"ok","data":{"activity_id":1,"stock":100,"remaining":40,"sold":60}}`
 	})
-	ch := watchSellout(ctx, srv.Client(), srv.URL+"/activities/1/stats", time.Millisecond)
+	ch := WatchSellout(ctx, srv.Client(), srv.URL+"/activities/1/stats", time.Millisecond)
 	if at := <-ch; !at.IsZero() {
 		t.Errorf("a sale that never sold out was seen sold out at %v", at)
 	}
