@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -72,8 +74,9 @@ func (f *fakeSale) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		offset, _ := strconv.Atoi(r.URL.Query().Get("offset"))
 		var all []map[string]any
 		if !f.undeliver {
-			for u, oid := range f.winners {
-				all = append(all, map[string]any{"id": oid, "user_id": u, "activity_id": 1})
+			// In user order, as pages of a map's random order would overlap.
+			for _, u := range slices.Sorted(maps.Keys(f.winners)) {
+				all = append(all, map[string]any{"id": f.winners[u], "user_id": u, "activity_id": 1})
 			}
 		}
 		end := min(len(all), offset+100)
@@ -169,4 +172,40 @@ func TestVerify_RetryingCrowd(t *testing.T) {
 			t.Errorf("failed checks %v do not include the changed order ids", got)
 		}
 	})
+}
+
+// TestVerifyRecords_WithoutAnswers checks a sale by the services' records
+// alone, as make bench checks wrk's, which keeps no answers.
+func TestVerifyRecords_WithoutAnswers(t *testing.T) {
+	sold := func(n int) map[int64]string {
+		w := map[int64]string{}
+		for u := range n {
+			w[int64(u+1)] = fmt.Sprintf("order-%d", u+1)
+		}
+		return w
+	}
+	for _, tc := range []struct {
+		name string
+		sale *fakeSale
+		want string // the failed check, "" when all pass
+	}{
+		{"Correct", &fakeSale{stock: 150, winners: sold(150)}, ""},
+		{"Undersold", &fakeSale{stock: 150, winners: sold(149)}, "stats: sold == stock, remaining 0|orders == stock, one per user"},
+		{"OrdersNeverDelivered", &fakeSale{stock: 150, winners: sold(150), undeliver: true}, "relay drained|orders == stock, one per user"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(tc.sale)
+			defer srv.Close()
+			cfg := Config{ActivityURL: srv.URL, OrderURL: srv.URL, ActivityID: 1, Stock: tc.sale.stock, RelayDeadline: 200 * time.Millisecond}
+			var failed []string
+			for _, c := range VerifyRecords(context.Background(), srv.Client(), cfg, nil) {
+				if !c.OK {
+					failed = append(failed, c.Name)
+				}
+			}
+			if got := strings.Join(failed, "|"); got != tc.want {
+				t.Errorf("failed checks %q, want %q", got, tc.want)
+			}
+		})
+	}
 }
