@@ -286,14 +286,8 @@ func (w *wrkComparison) run(ctx context.Context, seckillURL, bareURL, dir string
 		w.skipped = "wrk runs were turned off (-wrk-runs 0)"
 		return nil
 	}
-	bin, err := exec.LookPath("wrk")
-	if err != nil {
-		w.skipped = "wrk is not on PATH"
-		fmt.Fprintln(stdout, "  wrk skipped: not on PATH")
-		return nil
-	}
-	script, err := writeWrkScript(dir)
-	if err != nil {
+	bin, script, err := findWrk(dir, &w.skipped, stdout)
+	if err != nil || w.skipped != "" {
 		return err
 	}
 	for i := range w.runs {

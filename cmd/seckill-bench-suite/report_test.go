@@ -29,7 +29,7 @@ func TestTable_SaysEveryVerdict(t *testing.T) {
 	}
 	r.paced.Rate = 25_000
 	table := r.table()
-	for _, want := range []string{
+	hasRows(t, table,
 		"| database baseline, best single-win transactions/s (pgbench, 2 clients) | 4000 |",
 		"| seckill / database | 12.5x | >= 12x | met |",
 		"| seckill / bare handler | 50% | >= 65% | NOT met |",
@@ -40,27 +40,19 @@ func TestTable_SaysEveryVerdict(t *testing.T) {
 		"| p99 of all answers, paced, from the start of the sale |",
 		"| winning phase under wrk | skipped: wrk is not on PATH |",
 		"| verification (wins == stock, pairs, stats, orders; under wrk stats, orders, no error), every run | PASS | all pass | met |",
-	} {
-		if !strings.Contains(table, want) {
-			t.Errorf("the table lacks %q:\n%s", want, table)
-		}
-	}
+	)
 
 	r.wrk = wrkComparison{runs: 1, duration: 10 * time.Second, conns: 64,
 		seckill: []wrkResult{{RPS: 60_000, P99: 14 * time.Millisecond, Non2xx: 3}}, bare: []wrkResult{{RPS: 80_000, P99: 7 * time.Millisecond}}}
 	r.wrkWin = wrkWinning{stock: 100_000, conns: 64, duration: 10 * time.Second, soldOutAfter: 8 * time.Second, // 12,500 wins/s
 		wrk: wrkResult{RPS: 40_000, P99: 9 * time.Millisecond}, checks: []bench.Check{{Name: "relay drained", OK: true}}}
 	table = r.table()
-	for _, want := range []string{
+	hasRows(t, table,
 		"| **winning phase under wrk** -t2 -c64 -d10s (every user id twice in a row): stock 100000 gone after, from wrk's start, seen through /stats | 8.00s |",
 		"| winning phase under wrk, wins/s | 12500 |",
 		"| winning phase under wrk / database | 3.1x | >= 3x | met |",
 		"| verification (wins == stock, pairs, stats, orders; under wrk stats, orders, no error), every run | PASS | all pass | met |",
-	} {
-		if !strings.Contains(table, want) {
-			t.Errorf("the table lacks %q:\n%s", want, table)
-		}
-	}
+	)
 	// A wrk run whose stock never sold out, or whose records fail, fails
 	// the verification.
 	for _, broken := range []wrkWinning{
@@ -75,13 +67,19 @@ func TestTable_SaysEveryVerdict(t *testing.T) {
 
 	r.win.OK = false
 	table = r.table()
-	for _, want := range []string{
+	hasRows(t, table,
 		"| wrk -t2 -c64 -d10s, median of 1 alternating runs: seckill (sold out) requests/s, p99 | 60000, 14.00ms (3 non-2xx) |",
 		"| wrk: seckill / bare handler | 75% | >= 65% | met |",
 		"| wrk: seckill / database | 15.0x | >= 12x | met |",
 		"| wrk: seckill answers that were not 2xx, or failed | 3 | 0 | NOT met |",
 		"| verification (wins == stock, pairs, stats, orders; under wrk stats, orders, no error), every run | FAIL | all pass | NOT met |",
-	} {
+	)
+}
+
+// hasRows fails t for each of rows the table lacks.
+func hasRows(t *testing.T, table string, rows ...string) {
+	t.Helper()
+	for _, want := range rows {
 		if !strings.Contains(table, want) {
 			t.Errorf("the table lacks %q:\n%s", want, table)
 		}

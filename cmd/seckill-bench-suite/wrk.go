@@ -6,6 +6,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,10 +36,17 @@ type wrkResult struct {
 	Non2xx, SocketErrors int64
 }
 
-// writeWrkScript writes wrkScript into dir and returns its path.
-func writeWrkScript(dir string) (string, error) {
-	p := filepath.Join(dir, "seckill.lua")
-	return p, os.WriteFile(p, wrkScript, 0o644)
+// findWrk returns wrk's path and the path of wrkScript, written into dir.
+// Without wrk on PATH it sets *skipped to why and says so on stdout.
+func findWrk(dir string, skipped *string, stdout io.Writer) (bin, script string, err error) {
+	bin, err = exec.LookPath("wrk")
+	if err != nil {
+		*skipped = "wrk is not on PATH"
+		fmt.Fprintln(stdout, "  wrk skipped: not on PATH")
+		return "", "", nil
+	}
+	script = filepath.Join(dir, "seckill.lua")
+	return bin, script, os.WriteFile(script, wrkScript, 0o644)
 }
 
 // runWrk runs wrk with script against url: wrkThreads threads, conns

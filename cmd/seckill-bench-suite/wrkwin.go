@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os/exec"
 	"time"
 
 	"github.com/seckill/seckill/internal/bench"
@@ -49,14 +48,8 @@ func (w wrkWinning) winsPerSec() float64 {
 // run starts the stack on dbURL, creates the sale and loads it with wrk
 // for w.duration while polling its stats every watch.
 func (w *wrkWinning) run(ctx context.Context, o options, dbURL, dir string, stdout io.Writer) error {
-	bin, err := exec.LookPath("wrk")
-	if err != nil {
-		w.skipped = "wrk is not on PATH"
-		fmt.Fprintln(stdout, "  skipped: wrk is not on PATH")
-		return nil
-	}
-	script, err := writeWrkScript(dir)
-	if err != nil {
+	bin, script, err := findWrk(dir, &w.skipped, stdout)
+	if err != nil || w.skipped != "" {
 		return err
 	}
 	logs := &devstack.LogFiles{Dir: dir}

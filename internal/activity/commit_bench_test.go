@@ -6,10 +6,8 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/seckill/seckill/internal/seckill"
-	"github.com/seckill/seckill/internal/testing/pgtest"
 )
 
 // BenchmarkCommit measures one group commit (activity.commit_claims, one
@@ -24,22 +22,11 @@ func BenchmarkCommit(b *testing.B) {
 	for _, plan := range []string{"migrated", "chosen per call"} {
 		b.Run("plan="+plan, func(b *testing.B) {
 			ctx := context.Background()
-			_, url := pgtest.NewPool(b)
-			pool, err := pgxpool.New(ctx, url+"&pool_max_conns=1")
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer pool.Close()
+			pool, id := oneConnSale(b, 1_000_000_000)
 			if plan != "migrated" {
 				if _, err := pool.Exec(ctx, `ALTER FUNCTION activity.commit_claims(bigint, bigint[], uuid[]) RESET plan_cache_mode`); err != nil {
 					b.Fatal(err)
 				}
-			}
-			var id int64
-			err = pool.QueryRow(ctx, `INSERT INTO activity.activities (name, product_id, price, stock, remaining, start_time, end_time)
-				VALUES ('bench', 1, 1, 1000000000, 1000000000, now(), now() + interval '1 day') RETURNING id`).Scan(&id)
-			if err != nil {
-				b.Fatal(err)
 			}
 			s := NewSales(pool)
 			user := int64(0)

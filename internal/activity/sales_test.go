@@ -68,18 +68,7 @@ func TestStore_CommitProbesOnlyItsOwnUsers(t *testing.T) {
 // connection, so a transaction left open by a failure would show at once.
 func TestStore_CommitLeavesNoTransactionBehind(t *testing.T) {
 	ctx := context.Background()
-	_, url := pgtest.NewPool(t)
-	pool, err := pgxpool.New(ctx, url+"&pool_max_conns=1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	var id int64
-	err = pool.QueryRow(ctx, `INSERT INTO activity.activities (name, product_id, price, stock, remaining, start_time, end_time)
-		VALUES ('one conn', 1, 1, 3, 3, now(), now() + interval '1 hour') RETURNING id`).Scan(&id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pool, id := oneConnSale(t, 3)
 	s := NewSales(pool)
 	claim := func(user int64) seckill.Claim { return seckill.Claim{UserID: user, OrderID: uuid.New()} }
 
@@ -129,4 +118,24 @@ func TestStore_CommitLeavesNoTransactionBehind(t *testing.T) {
 			t.Errorf("after the sale: %v remaining %d", outs, remaining)
 		}
 	})
+}
+
+// oneConnSale returns a pool of one connection on a fresh database and an
+// activity of stock units open for a day, created through it.
+func oneConnSale(tb testing.TB, stock int64) (*pgxpool.Pool, int64) {
+	tb.Helper()
+	ctx := context.Background()
+	_, url := pgtest.NewPool(tb)
+	pool, err := pgxpool.New(ctx, url+"&pool_max_conns=1")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(pool.Close)
+	var id int64
+	err = pool.QueryRow(ctx, `INSERT INTO activity.activities (name, product_id, price, stock, remaining, start_time, end_time)
+		VALUES ('one conn', 1, 1, $1, $1, now(), now() + interval '1 day') RETURNING id`, stock).Scan(&id)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return pool, id
 }
