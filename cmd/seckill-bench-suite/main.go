@@ -1,9 +1,9 @@
 // Command seckill-bench-suite is `make bench`: in one run on this machine it
 // measures the database alone doing the seckill transaction (in Go and with
 // pgbench), a bare Go HTTP handler (the ceiling of any HTTP service here),
-// and the real stack under seckill-bench, in its sold-out phase (also under
-// wrk when installed) and its winning phase (also under wrk), then prints the ratios and
-// writes them to BENCHMARKS.md.
+// and the real stack under seckill-bench, in its sold-out phase and its
+// winning phase (each also under wrk when installed), then prints the ratios
+// and writes them to BENCHMARKS.md.
 package main
 
 import (
@@ -193,9 +193,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fmt.Fprintf(stdout, "== 5b. the winning phase under wrk: stock %d, wrk -t%d -c%d -d%s with the issue's script, timed through /stats every %s\n",
 		o.winStock, wrkThreads, o.conns, o.wrkDuration, o.watch)
 	res.wrkWin = wrkWinning{stock: o.winStock, conns: o.conns, duration: o.wrkDuration}
-	if o.wrkRuns <= 0 {
-		res.wrkWin.skipped = "wrk runs were turned off (-wrk-runs 0)"
-	} else if err := res.wrkWin.run(ctx, o, dbURL, tmp, stdout); err != nil {
+	if err := res.wrkWin.run(ctx, o, dbURL, tmp, stdout); err != nil {
 		return err
 	}
 
@@ -282,11 +280,7 @@ func ceiling(ctx context.Context, o options, url string) (bench.Stats, error) {
 // handler at bareURL with wrk and the issue's script, alternating, w.runs
 // times each; without wrk on PATH it records why and does nothing.
 func (w *wrkComparison) run(ctx context.Context, seckillURL, bareURL, dir string, stdout io.Writer) error {
-	if w.runs <= 0 {
-		w.skipped = "wrk runs were turned off (-wrk-runs 0)"
-		return nil
-	}
-	bin, script, err := findWrk(dir, &w.skipped, stdout)
+	bin, script, err := findWrk(dir, w.runs, &w.skipped, stdout)
 	if err != nil || w.skipped != "" {
 		return err
 	}

@@ -37,8 +37,13 @@ type wrkResult struct {
 }
 
 // findWrk returns wrk's path and the path of wrkScript, written into dir.
-// Without wrk on PATH it sets *skipped to why and says so on stdout.
-func findWrk(dir string, skipped *string, stdout io.Writer) (bin, script string, err error) {
+// When wrk is not to run (runs <= 0, -wrk-runs 0) or not on PATH, it sets
+// *skipped to why and returns no paths.
+func findWrk(dir string, runs int, skipped *string, stdout io.Writer) (bin, script string, err error) {
+	if runs <= 0 {
+		*skipped = "wrk runs were turned off (-wrk-runs 0)"
+		return "", "", nil
+	}
 	bin, err = exec.LookPath("wrk")
 	if err != nil {
 		*skipped = "wrk is not on PATH"

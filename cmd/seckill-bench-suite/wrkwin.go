@@ -48,7 +48,7 @@ func (w wrkWinning) winsPerSec() float64 {
 // run starts the stack on dbURL, creates the sale and loads it with wrk
 // for w.duration while polling its stats every watch.
 func (w *wrkWinning) run(ctx context.Context, o options, dbURL, dir string, stdout io.Writer) error {
-	bin, script, err := findWrk(dir, &w.skipped, stdout)
+	bin, script, err := findWrk(dir, o.wrkRuns, &w.skipped, stdout)
 	if err != nil || w.skipped != "" {
 		return err
 	}
@@ -72,11 +72,7 @@ func (w *wrkWinning) run(ctx context.Context, o options, dbURL, dir string, stdo
 	if w.wrk, err = runWrk(ctx, bin, script, fmt.Sprintf("%s/activities/%d/seckill", st.Activity.URL, id), w.conns, w.duration); err != nil {
 		return err
 	}
-	// A stock that is gone shows at the watcher's next poll.
-	grace := time.AfterFunc(5*time.Second, stopWatching)
-	at := <-sellout
-	grace.Stop()
-	if !at.IsZero() {
+	if at := bench.AwaitSellout(sellout, stopWatching); !at.IsZero() {
 		w.soldOutAfter = at.Sub(start)
 	}
 	cfg := bench.Config{ActivityURL: st.Activity.URL, OrderURL: st.Order.URL, AdminToken: st.AdminToken, ActivityID: id,

@@ -77,11 +77,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		Stats: load.Summarize(), Timeline: load.Timeline(timelineSlices)}
 	var watched []Check
 	if sellout != nil {
-		// Every request is answered: a stock that is gone shows at the
-		// watcher's next poll, well within the grace.
-		grace := time.AfterFunc(selloutGrace, stopWatching)
-		at := <-sellout
-		grace.Stop()
+		at := AwaitSellout(sellout, stopWatching)
 		if !at.IsZero() {
 			r.SoldOutAfter = at.Sub(load.Start)
 		}
@@ -95,10 +91,6 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	return r, nil
 }
-
-// selloutGrace is how long a run that watched the stats waits, once
-// every request is answered, for the watcher to see the stock gone.
-const selloutGrace = 5 * time.Second
 
 // timelineSlices is how many points a report's timeline has.
 const timelineSlices = 60

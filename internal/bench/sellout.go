@@ -50,3 +50,18 @@ func WatchSellout(ctx context.Context, client *http.Client, statsURL string, int
 	}()
 	return out
 }
+
+// selloutGrace is how long a run that watched the stats waits, once
+// every request is answered, for the watcher to see the stock gone.
+const selloutGrace = 5 * time.Second
+
+// AwaitSellout returns WatchSellout's answer once the load is over: when
+// the stats said the stock was gone, or the zero time if they have not
+// within selloutGrace, after which it calls stop (the watcher's context's
+// cancel). Every request has been answered by then, so a stock that is gone
+// shows at the watcher's next poll, well within the grace.
+func AwaitSellout(sellout <-chan time.Time, stop func()) time.Time {
+	grace := time.AfterFunc(selloutGrace, stop)
+	defer grace.Stop()
+	return <-sellout
+}
