@@ -34,6 +34,11 @@ type Proc struct {
 	ReadyURL string
 	// Log, when not nil, receives everything the process writes.
 	Log io.Writer
+	// Dir is the working directory; "" keeps this process's.
+	Dir string
+	// User, when not nil, is whom the process runs as (PostgreSQL and
+	// Patroni refuse root).
+	User *syscall.Credential
 
 	out tail
 
@@ -59,7 +64,8 @@ func (p *Proc) Start(ctx context.Context) error {
 	cmd.Stdout, cmd.Stderr = w, w
 	// Its own process group: a Ctrl-C meant for the launcher reaches the
 	// children only through the launcher's orderly stop.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: p.User}
+	cmd.Dir = p.Dir
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", p.Name, err)
 	}
@@ -160,6 +166,17 @@ func (p *Proc) Kill() {
 		return
 	}
 	_ = cmd.Process.Kill()
+	<-done
+}
+
+// KillGroup kills the process and everything in its process group, as the
+// loss of a whole machine would, and waits for the process.
+func (p *Proc) KillGroup() {
+	cmd, done := p.current()
+	if cmd == nil {
+		return
+	}
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	<-done
 }
 

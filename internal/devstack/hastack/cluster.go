@@ -1,0 +1,570 @@
+// Package hastack runs the high-availability deployment on this machine
+// without Docker, from Debian's packages: etcd as Patroni's store, three
+// PostgreSQL nodes managed by Patroni with synchronous replication, and
+// HAProxy in front (one port that reaches the current leader, one that
+// spreads buyers over several activity instances). `make run-ha` and `make
+// test-ha` start it through here, with the configuration files of
+// deployments/ha that docker-compose.ha.yml uses too.
+package hastack
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/seckill/seckill/deployments/ha"
+	"github.com/seckill/seckill/internal/devstack"
+	"github.com/seckill/seckill/internal/devstack/pgserver"
+)
+
+// Packages are the Debian packages the HA stack runs on.
+var Packages = []string{"etcd-server", "patroni", "haproxy"}
+
+// ErrMissing means a program of the HA stack is not installed.
+var ErrMissing = errors.New("the HA stack needs etcd, patroni and haproxy: apt-get install -y " + strings.Join(Packages, " "))
+
+// ClusterConfig describes the database side of the stack.
+type ClusterConfig struct {
+	// Dir is where the cluster lives; it is created, and removed by Stop.
+	Dir string
+	// Async turns synchronous replication off, to measure what it saves;
+	// the deployment's configuration keeps it on.
+	Async bool
+	// Log, when not nil, returns where a process's output goes besides
+	// the tail each Proc keeps.
+	Log func(name string) io.Writer
+}
+
+// Cluster is etcd, three Patroni nodes and HAProxy.
+type Cluster struct {
+	Etcd    *devstack.Proc
+	Nodes   []*Node
+	HAProxy *devstack.Proc
+	// URL reaches the leader through HAProxy as the services' role;
+	// MultiHostURL names every node and lets the driver find the leader
+	// (target_session_attrs=read-write); SuperURL is the superuser's,
+	// through HAProxy.
+	URL, MultiHostURL, SuperURL string
+	// ActivityAddr is HAProxy's activity frontend; the instances it
+	// spreads buyers over are at ActivityBackends.
+	ActivityAddr     string
+	ActivityBackends []string
+	// StatsURL is HAProxy's statistics page.
+	StatsURL string
+
+	dir      string
+	password string // the services' role's
+}
+
+// Node is one Patroni-managed PostgreSQL.
+type Node struct {
+	Name    string
+	PGPort  int
+	APIPort int
+	DataDir string
+	Patroni *devstack.Proc
+}
+
+// healthyWithin bounds a cluster's start: the first node's initdb, the
+// others' base backups.
+var healthyWithin = 3 * time.Minute
+
+// activityBackends is how many activity instances HAProxy balances over;
+// haproxy.cfg names each.
+const activityBackends = 2
+
+// StartCluster starts etcd, three Patroni nodes and HAProxy, and returns
+// once a leader accepts writes through HAProxy and a synchronous standby
+// confirms them.
+func StartCluster(ctx context.Context, cfg ClusterConfig) (_ *Cluster, err error) {
+	for _, prog := range []string{"etcd", "patroni", "haproxy"} {
+		if _, err := exec.LookPath(prog); err != nil {
+			return nil, fmt.Errorf("%s: %w", prog, ErrMissing)
+		}
+	}
+	bin, err := pgserver.FindBinaries()
+	if err != nil {
+		return nil, err
+	}
+	// Patroni wants every server program (pg_controldata, pg_rewind, …) in
+	// one directory; PATH may hold links to a few of them only.
+	if real, err := filepath.EvalSymlinks(filepath.Join(bin, "initdb")); err == nil {
+		bin = filepath.Dir(real)
+	}
+	cred, err := postgresUser()
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{dir: cfg.Dir, password: token()}
+	defer func() {
+		if err != nil {
+			c.Stop()
+		}
+	}()
+	if err := c.writeFiles(cfg.Async, cred); err != nil {
+		return nil, err
+	}
+	ports, err := freePorts(6 + 3 + activityBackends + 2)
+	if err != nil {
+		return nil, err
+	}
+	next := func() int { p := ports[0]; ports = ports[1:]; return p }
+	logTo := func(name string) io.Writer {
+		if cfg.Log == nil {
+			return nil
+		}
+		return cfg.Log(name)
+	}
+
+	etcdClient, etcdPeer := next(), next()
+	c.Etcd = &devstack.Proc{Name: "etcd", Path: "etcd", Log: logTo("etcd"),
+		ReadyURL: fmt.Sprintf("http://127.0.0.1:%d/health", etcdClient),
+		Args: []string{"--name", "etcd0", "--data-dir", filepath.Join(c.dir, "etcd"),
+			"--listen-client-urls", fmt.Sprintf("http://127.0.0.1:%d", etcdClient),
+			"--advertise-client-urls", fmt.Sprintf("http://127.0.0.1:%d", etcdClient),
+			"--listen-peer-urls", fmt.Sprintf("http://127.0.0.1:%d", etcdPeer),
+			"--initial-advertise-peer-urls", fmt.Sprintf("http://127.0.0.1:%d", etcdPeer),
+			"--initial-cluster", fmt.Sprintf("etcd0=http://127.0.0.1:%d", etcdPeer),
+			"--initial-cluster-state", "new", "--log-level", "warn"}}
+	if err := c.Etcd.Start(ctx); err != nil {
+		return nil, err
+	}
+
+	superPassword, replPassword := token(), token()
+	var hosts []string
+	for i := 1; i <= 3; i++ {
+		n := &Node{Name: fmt.Sprintf("pg%d", i), PGPort: next(), APIPort: next()}
+		dir := filepath.Join(c.dir, n.Name)
+		n.DataDir = filepath.Join(dir, "data")
+		if err := mkdirOwned(dir, cred); err != nil {
+			return nil, err
+		}
+		pg, api := fmt.Sprintf("127.0.0.1:%d", n.PGPort), fmt.Sprintf("127.0.0.1:%d", n.APIPort)
+		n.Patroni = &devstack.Proc{Name: n.Name, Path: "patroni", Args: []string{filepath.Join(c.dir, "patroni.yml")},
+			Dir: dir, User: cred, Log: logTo(n.Name),
+			Env: []string{"HOME=" + dir, "PATRONI_NAME=" + n.Name,
+				"PATRONI_RESTAPI_LISTEN=" + api, "PATRONI_RESTAPI_CONNECT_ADDRESS=" + api,
+				"PATRONI_POSTGRESQL_LISTEN=" + pg, "PATRONI_POSTGRESQL_CONNECT_ADDRESS=" + pg,
+				"PATRONI_POSTGRESQL_DATA_DIR=" + n.DataDir, "PATRONI_POSTGRESQL_BIN_DIR=" + bin,
+				"PATRONI_POSTGRESQL_PGPASS=" + filepath.Join(dir, "pgpass"),
+				fmt.Sprintf("PATRONI_ETCD3_HOSTS=127.0.0.1:%d", etcdClient),
+				"PATRONI_SUPERUSER_USERNAME=postgres", "PATRONI_SUPERUSER_PASSWORD=" + superPassword,
+				"PATRONI_REPLICATION_USERNAME=replicator", "PATRONI_REPLICATION_PASSWORD=" + replPassword,
+				"SECKILL_DB_PASSWORD=" + c.password}}
+		c.Nodes = append(c.Nodes, n)
+		hosts = append(hosts, pg)
+	}
+	// The nodes race for the leader key; the winner runs initdb, the
+	// others take a base backup from it.
+	for _, n := range c.Nodes {
+		if err := n.Patroni.Start(ctx); err != nil {
+			return nil, err
+		}
+	}
+
+	pgFront, activityFront, stats := next(), next(), next()
+	env := []string{"HA_ERRORS=" + filepath.Join(c.dir, "errors"),
+		fmt.Sprintf("HA_PG_BIND=127.0.0.1:%d", pgFront), fmt.Sprintf("HA_ACTIVITY_BIND=127.0.0.1:%d", activityFront),
+		fmt.Sprintf("HA_STATS_BIND=127.0.0.1:%d", stats)}
+	for i, n := range c.Nodes {
+		env = append(env, fmt.Sprintf("HA_PG%d=127.0.0.1:%d", i+1, n.PGPort),
+			fmt.Sprintf("HA_PG%d_API_HOST=127.0.0.1", i+1), fmt.Sprintf("HA_PG%d_API_PORT=%d", i+1, n.APIPort))
+	}
+	for i := range activityBackends {
+		addr := fmt.Sprintf("127.0.0.1:%d", next())
+		c.ActivityBackends = append(c.ActivityBackends, addr)
+		env = append(env, fmt.Sprintf("HA_ACTIVITY%d=%s", i+1, addr))
+	}
+	c.StatsURL = fmt.Sprintf("http://127.0.0.1:%d/", stats)
+	c.ActivityAddr = fmt.Sprintf("127.0.0.1:%d", activityFront)
+	c.HAProxy = &devstack.Proc{Name: "haproxy", Path: "haproxy", Args: []string{"-db", "-f", filepath.Join(c.dir, "haproxy.cfg")},
+		Env: env, ReadyURL: c.StatsURL, Log: logTo("haproxy")}
+	if err := c.HAProxy.Start(ctx); err != nil {
+		return nil, err
+	}
+	c.URL = fmt.Sprintf("postgres://seckill:%s@127.0.0.1:%d/seckill?sslmode=disable", c.password, pgFront)
+	c.SuperURL = fmt.Sprintf("postgres://postgres:%s@127.0.0.1:%d/seckill?sslmode=disable", superPassword, pgFront)
+	c.MultiHostURL = fmt.Sprintf("postgres://seckill:%s@%s/seckill?sslmode=disable&target_session_attrs=read-write", c.password, strings.Join(hosts, ","))
+	if _, err := c.WaitHealthy(ctx, healthyWithin); err != nil {
+		for _, n := range c.Nodes {
+			err = fmt.Errorf("%w\n%s's last lines:\n%s", err, n.Name, lastLines(n.Patroni.Output(), 15))
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+// writeFiles lays out the cluster's directory: deployments/ha's files,
+// with post_init where this stack keeps it, readable by the postgres user.
+func (c *Cluster) writeFiles(async bool, cred *syscall.Credential) error {
+	if c.dir == "" {
+		d, err := os.MkdirTemp("", "seckill-ha-")
+		if err != nil {
+			return err
+		}
+		c.dir = d
+	}
+	if err := os.MkdirAll(filepath.Join(c.dir, "errors"), 0o755); err != nil {
+		return err
+	}
+	// os.MkdirTemp makes it 0700; the postgres user must enter it.
+	if err := os.Chmod(c.dir, 0o755); err != nil {
+		return err
+	}
+	err := fs.WalkDir(ha.Files, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := ha.Files.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if path == "patroni.yml" {
+			b, err = patroniConfig(b, filepath.Join(c.dir, "post_init.sh"), async)
+			if err != nil {
+				return err
+			}
+		}
+		return os.WriteFile(filepath.Join(c.dir, path), b, 0o755)
+	})
+	if err != nil {
+		return fmt.Errorf("write the HA configuration: %w", err)
+	}
+	return nil
+}
+
+// patroniConfig is deployments/ha/patroni.yml with post_init where this
+// stack put it, and synchronous replication off when async is set. Each
+// edit must find its line: a renamed setting fails here, not silently.
+func patroniConfig(b []byte, postInit string, async bool) ([]byte, error) {
+	s := string(b)
+	edits := [][2]string{{"post_init: /etc/seckill/post_init.sh", "post_init: " + postInit}}
+	if async {
+		edits = append(edits, [2]string{"synchronous_mode: true", "synchronous_mode: false"},
+			[2]string{"synchronous_mode_strict: true", "synchronous_mode_strict: false"})
+	}
+	for _, e := range edits {
+		if !strings.Contains(s, e[0]) {
+			return nil, fmt.Errorf("patroni.yml has no line %q", e[0])
+		}
+		s = strings.Replace(s, e[0], e[1], 1)
+	}
+	return []byte(s), nil
+}
+
+// Member is one node as Patroni's GET /cluster describes it.
+type Member struct {
+	Name  string `json:"name"`
+	Role  string `json:"role"` // leader, sync_standby or replica
+	State string `json:"state"`
+}
+
+// Members asks each node in turn for the cluster's view until one answers.
+func (c *Cluster) Members(ctx context.Context) ([]Member, error) {
+	var last error
+	for _, n := range c.Nodes {
+		var out struct{ Members []Member }
+		if err := getJSON(ctx, n.api("/cluster"), &out); err != nil {
+			last = err
+			continue
+		}
+		return out.Members, nil
+	}
+	return nil, fmt.Errorf("no Patroni node answered: %w", last)
+}
+
+// WaitHealthy waits until there is a leader, a synchronous standby (unless
+// replication is asynchronous) and every running node replicates, and
+// returns the leader.
+func (c *Cluster) WaitHealthy(ctx context.Context, within time.Duration) (*Node, error) {
+	var last string
+	err := poll(ctx, within, func() bool {
+		ms, err := c.Members(ctx)
+		if err != nil {
+			last = err.Error()
+			return false
+		}
+		roles := map[string]int{}
+		for _, m := range ms {
+			if m.State == "running" || m.State == "streaming" {
+				roles[m.Role]++
+			}
+		}
+		last = fmt.Sprint(ms)
+		return roles["leader"] == 1 && roles["sync_standby"]+roles["replica"] == len(ms)-1 &&
+			(roles["sync_standby"] == 1 || c.async())
+	})
+	if err != nil {
+		return nil, fmt.Errorf("the cluster did not become healthy: %w (last seen: %s)", err, last)
+	}
+	return c.Leader(ctx)
+}
+
+// async reports whether the cluster runs with asynchronous replication.
+func (c *Cluster) async() bool {
+	b, err := os.ReadFile(filepath.Join(c.dir, "patroni.yml"))
+	return err == nil && strings.Contains(string(b), "synchronous_mode: false")
+}
+
+// Leader returns the node whose Patroni answers GET /primary with 200.
+func (c *Cluster) Leader(ctx context.Context) (*Node, error) {
+	for _, n := range c.Nodes {
+		if status(ctx, n.api("/primary")) == http.StatusOK {
+			return n, nil
+		}
+	}
+	return nil, errors.New("no node is the leader")
+}
+
+// WaitLeader waits for a leader other than not (nil: any) and returns it.
+func (c *Cluster) WaitLeader(ctx context.Context, not *Node, within time.Duration) (*Node, error) {
+	var leader *Node
+	err := poll(ctx, within, func() bool {
+		l, err := c.Leader(ctx)
+		if err == nil && l != not {
+			leader = l
+			return true
+		}
+		return false
+	})
+	if err != nil {
+		return nil, fmt.Errorf("no new leader: %w", err)
+	}
+	return leader, nil
+}
+
+// Replicas returns the nodes that are not the leader.
+func (c *Cluster) Replicas(leader *Node) []*Node {
+	var out []*Node
+	for _, n := range c.Nodes {
+		if n != leader {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// Stop stops HAProxy, the Patroni nodes (each stops its PostgreSQL) and
+// etcd, and removes the cluster's directory.
+func (c *Cluster) Stop() {
+	if c.HAProxy != nil {
+		c.HAProxy.Stop()
+	}
+	for _, n := range c.Nodes {
+		n.Patroni.Stop()
+		// A node whose Patroni was killed leaves its postmaster behind.
+		n.killPostmaster(syscall.SIGKILL)
+	}
+	if c.Etcd != nil {
+		c.Etcd.Stop()
+	}
+	if c.dir != "" {
+		_ = os.RemoveAll(c.dir)
+	}
+}
+
+func (n *Node) api(path string) string { return fmt.Sprintf("http://127.0.0.1:%d%s", n.APIPort, path) }
+
+// PostmasterPID reads the node's postmaster.pid; 0 when it has none.
+func (n *Node) PostmasterPID() int {
+	b, err := os.ReadFile(filepath.Join(n.DataDir, "postmaster.pid"))
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
+	return pid
+}
+
+// KillPostgres SIGKILLs the node's postmaster, as a crash of PostgreSQL
+// would; Patroni lives on and notices. It returns the pid killed.
+func (n *Node) KillPostgres() (int, error) {
+	pid := n.killPostmaster(syscall.SIGKILL)
+	if pid == 0 {
+		return 0, fmt.Errorf("%s has no running postmaster", n.Name)
+	}
+	return pid, nil
+}
+
+// Kill SIGKILLs the whole node, Patroni and PostgreSQL, as the loss of its
+// machine would.
+func (n *Node) Kill() {
+	n.Patroni.KillGroup()
+	// Patroni starts the postmaster in a session of its own.
+	n.killPostmaster(syscall.SIGKILL)
+}
+
+func (n *Node) killPostmaster(sig syscall.Signal) int {
+	pid := n.PostmasterPID()
+	if pid == 0 || syscall.Kill(pid, sig) != nil {
+		return 0
+	}
+	return pid
+}
+
+// FreezeReplication stops (SIGSTOP) the WAL receiver of every node but
+// the leader, so nothing it commits from now on reaches a standby: with
+// synchronous replication every commit then waits. The returned function
+// resumes them.
+func (c *Cluster) FreezeReplication(leader *Node) (thaw func(), err error) {
+	var pids []int
+	for _, n := range c.Replicas(leader) {
+		pid, err := childNamed(n.PostmasterPID(), "walreceiver")
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", n.Name, err)
+		}
+		pids = append(pids, pid)
+	}
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+			return nil, err
+		}
+	}
+	return func() {
+		for _, pid := range pids {
+			_ = syscall.Kill(pid, syscall.SIGCONT)
+		}
+	}, nil
+}
+
+// childNamed finds the child of parent whose process title holds name.
+func childNamed(parent int, name string) (int, error) {
+	if parent == 0 {
+		return 0, errors.New("no postmaster")
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// Fields after the parenthesised command: state, ppid, …
+		f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+		if len(f) < 2 || f[1] != strconv.Itoa(parent) {
+			continue
+		}
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if strings.Contains(string(cmdline), name) {
+			return pid, nil
+		}
+	}
+	return 0, fmt.Errorf("no %s under postmaster %d", name, parent)
+}
+
+// lastLines returns the last n lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+func postgresUser() (*syscall.Credential, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil
+	}
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return nil, fmt.Errorf("running as root needs a postgres user to run PostgreSQL as: %w", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+}
+
+func mkdirOwned(dir string, cred *syscall.Credential) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if cred == nil {
+		return nil
+	}
+	return os.Chown(dir, int(cred.Uid), int(cred.Gid))
+}
+
+func freePorts(n int) ([]int, error) {
+	seen := map[int]bool{}
+	var out []int
+	for len(out) < n {
+		p, err := pgserver.FreePort()
+		if err != nil {
+			return nil, err
+		}
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+func token() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read does not fail on Linux
+	return hex.EncodeToString(b[:])
+}
+
+// poll checks cond every 100 ms until it holds, within passes or ctx ends.
+func poll(ctx context.Context, within time.Duration, cond func() bool) error {
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not within %s", within)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+var apiClient = &http.Client{Timeout: time.Second}
+
+func status(ctx context.Context, url string) int {
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if err != nil {
+		return 0
+	}
+	resp, err := apiClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func getJSON(ctx context.Context, url string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := apiClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
