@@ -126,8 +126,8 @@ func Run(ctx context.Context, getenv func(string) string, stderr io.Writer, opt 
 			},
 			Swagger: "activity",
 			Workers: []func(context.Context) error{
-				// The engine lives until the server has drained, then
-				// commits what is queued before it stops.
+				// The engine lives until the server has finished its
+				// requests, then commits what is queued before it stops.
 				func(ctx context.Context) error {
 					<-ctx.Done()
 					cctx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)

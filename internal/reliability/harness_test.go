@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -189,6 +190,19 @@ type crowd struct {
 	// Requests in flight at the instant mark was called, by how they ended.
 	markedAt                          atomic.Int64
 	inflightAnswered, inflightErrored atomic.Int64
+
+	// Tries sent between watchFrom and watchTo (Unix nanoseconds; 0: no
+	// watch), each with when it ended: see watch.
+	watchFrom, watchTo atomic.Int64
+	watchedMu          sync.Mutex
+	watchedTries       []watchedTry
+}
+
+// watchedTry is one try of a watched period: when it was sent and ended,
+// and its answer.
+type watchedTry struct {
+	sent, ended time.Time
+	answer      bench.Answer
 }
 
 // clientTimeout bounds every purchase request: an answer that takes longer
@@ -213,9 +227,28 @@ func (c *crowd) run(ctx context.Context) {
 // by how they end.
 func (c *crowd) mark() { c.markedAt.Store(time.Now().UnixNano()) }
 
-// observe counts each try, injects the fault of the nth win and sorts the
-// requests in flight at the mark.
+// watch records every try sent from now until to, with when it ended,
+// for a test that judges the answers of a period (a drain) by when they
+// came; watched returns them once the crowd has run.
+func (c *crowd) watch(to time.Time) {
+	c.watchTo.Store(to.UnixNano())
+	c.watchFrom.Store(time.Now().UnixNano())
+}
+
+func (c *crowd) watched() []watchedTry {
+	c.watchedMu.Lock()
+	defer c.watchedMu.Unlock()
+	return c.watchedTries
+}
+
+// observe counts each try, injects the fault of the nth win, sorts the
+// requests in flight at the mark and records the watched tries.
 func (c *crowd) observe(_ int64, sent time.Time, a bench.Answer) {
+	if from := c.watchFrom.Load(); from != 0 && sent.UnixNano() >= from && sent.UnixNano() < c.watchTo.Load() {
+		c.watchedMu.Lock()
+		c.watchedTries = append(c.watchedTries, watchedTry{sent: sent, ended: time.Now(), answer: a})
+		c.watchedMu.Unlock()
+	}
 	if m := c.markedAt.Load(); m != 0 && sent.UnixNano() < m && time.Now().UnixNano() > m {
 		if a.Err != nil {
 			c.inflightErrored.Add(1)

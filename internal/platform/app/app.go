@@ -51,8 +51,9 @@ type Service struct {
 	// Routes mounts the service's API on the common router.
 	Routes func(r chi.Router)
 	// Workers run until their context is cancelled, which happens only
-	// after the HTTP server has drained, so in-flight requests can still
-	// rely on them. Each returns when it has flushed what it can.
+	// after the HTTP server has stopped and finished its requests, so
+	// in-flight requests can still rely on them. Each returns when it has
+	// flushed what it can.
 	Workers []func(ctx context.Context) error
 	// Swagger is the swag instance name of the service's generated docs;
 	// the UI is served at /swagger/index.html.
@@ -74,8 +75,14 @@ type Options struct {
 }
 
 // Run starts a service and blocks until ctx is cancelled, then shuts it
-// down in order: stop accepting requests and drain in-flight ones, stop the
-// workers, close the database pool.
+// down in order: deregister from Consul (at most deregisterTimeout); drain
+// for cfg.HTTP.Drain, still serving every request while /readyz answers 503
+// so that a load balancer sends traffic elsewhere; stop accepting and finish
+// in-flight requests (at most cfg.HTTP.ShutdownTimeout); stop the workers
+// (at most cfg.HTTP.ShutdownTimeout again); close the database pool. So Run
+// returns at most deregisterTimeout + Drain + 2 x ShutdownTimeout after ctx
+// is cancelled, plus the closing of the pool and the tracer; whoever stops
+// the process must allow that before it kills it.
 func Run(ctx context.Context, cfg Config, set migrations.Set, stderr io.Writer, build BuildFunc, opt Options) error {
 	// Every line names the service, so LogAttrs leaves the name out.
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel})).With("service", cfg.Name)
@@ -131,8 +138,8 @@ func Run(ctx context.Context, cfg Config, set migrations.Set, stderr io.Writer, 
 	var access *httpx.AccessLogger
 	if cfg.AccessLog {
 		access = httpx.NewAccessLogger(stderr, cfg.Name, 0)
-		// Closed after the server has drained, so the last requests' lines
-		// are written.
+		// Closed after the server has finished its requests, so the last
+		// requests' lines are written.
 		defer access.Close()
 	}
 	router := NewRouter(cfg, pool, m, tracer, access)
@@ -158,7 +165,9 @@ func Run(ctx context.Context, cfg Config, set migrations.Set, stderr io.Writer, 
 	}
 
 	// Consul must stop sending traffic here before the server stops
-	// accepting it: deregistration comes first, then the drain.
+	// accepting it: deregistration comes first, then the drain (Serve's,
+	// for cfg.HTTP.Drain, for the load balancers that check /readyz), then
+	// Shutdown.
 	serveCtx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopServing()
 	var reg *discovery.Registrar
@@ -195,7 +204,7 @@ func Run(ctx context.Context, cfg Config, set migrations.Set, stderr io.Writer, 
 		case <-serveCtx.Done():
 		}
 		if reg != nil {
-			dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			dctx, cancel := context.WithTimeout(context.Background(), deregisterTimeout)
 			if err := reg.Deregister(dctx); err != nil {
 				logger.Warn("deregister from Consul", "err", err)
 			}
@@ -210,7 +219,8 @@ func Run(ctx context.Context, cfg Config, set migrations.Set, stderr io.Writer, 
 	default:
 	}
 
-	// The server has drained: workers may now finish, within the same bound.
+	// The server has finished its requests: workers may now finish, within
+	// the same bound.
 	stopWork()
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
@@ -225,6 +235,10 @@ func Run(ctx context.Context, cfg Config, set migrations.Set, stderr io.Writer, 
 
 // registerTimeout bounds the registration with Consul at start-up.
 const registerTimeout = 10 * time.Second
+
+// deregisterTimeout bounds the deregistration from Consul at shutdown, the
+// first step of a stop.
+const deregisterTimeout = 5 * time.Second
 
 func migrateWithRetry(ctx context.Context, log *slog.Logger, pool *pgxpool.Pool, set migrations.Set, within time.Duration) error {
 	deadline := time.Now().Add(within)

@@ -47,6 +47,10 @@ func LoadConfig(env *config.Env, name, defaultAddr string) Config {
 	c.HTTP.WriteTimeout = env.Duration("HTTP_WRITE_TIMEOUT", c.HTTP.WriteTimeout)
 	c.HTTP.IdleTimeout = env.Duration("HTTP_IDLE_TIMEOUT", c.HTTP.IdleTimeout)
 	c.HTTP.ShutdownTimeout = env.Duration("SHUTDOWN_TIMEOUT", c.HTTP.ShutdownTimeout)
+	// 0 by default: a lone instance has nobody to hand its traffic to, and
+	// make run's Ctrl-C and the tests stop at once. Behind a load balancer
+	// it must outlast the balancer's time to mark the instance down.
+	c.HTTP.Drain = env.Duration("SHUTDOWN_DRAIN", 0)
 	c.HTTP.MaxHeaderBytes = env.Int("HTTP_MAX_HEADER_BYTES", c.HTTP.MaxHeaderBytes)
 	c.HTTP.HandlerTimeout = env.Duration("HTTP_HANDLER_TIMEOUT", c.HTTP.HandlerTimeout)
 	c.DatabaseURL = env.URL("DATABASE_URL", config.DefaultDatabaseURL)
@@ -84,5 +88,5 @@ func (c Config) LogAttrs() []any {
 		"db_max_conns", c.DBMaxConns, "migrate_on_start", c.Migrate, "access_log", c.AccessLog,
 		"log_level", c.LogLevel.String(), "cors_origin", c.CORS.AllowOrigin, "debug_addr", c.DebugAddr,
 		"consul_http_addr", c.ConsulAddr, "service_advertise_addr", c.AdvertiseAddr, "auth", c.Auth.String(),
-		"http_max_conns", c.HTTP.MaxConns}
+		"http_max_conns", c.HTTP.MaxConns, "shutdown_drain", c.HTTP.Drain.String(), "shutdown_timeout", c.HTTP.ShutdownTimeout.String()}
 }

@@ -61,18 +61,25 @@ type Health struct {
 //	@Router			/metrics [get]
 func handleMetrics(m *metrics.Metrics) http.Handler { return m.Handler() }
 
-// handleReadyz handles GET /readyz: the database answers.
+// handleReadyz handles GET /readyz: the instance should get traffic, because
+// it is not shutting down and the database answers.
 //
 //	@Summary		Readiness
-//	@Description	Answers 200 when the database answers, 503 with the error envelope when it does not.
+//	@Description	Answers 200 when the database answers, 503 with the error envelope when it does not or when the instance is shutting down (the drain of SHUTDOWN_DRAIN, during which every other route is still served).
 //	@ID				readyz
 //	@Tags			health
 //	@Produce		json
 //	@Success		200	{object}	httpx.Envelope{data=Health}
-//	@Failure		503	{object}	httpx.UnavailableError	"database unavailable"
+//	@Failure		503	{object}	httpx.UnavailableError	"database unavailable, or shutting down"
 //	@Router			/readyz [get]
 func handleReadyz(pool *pgxpool.Pool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		// A load balancer takes the instance out of rotation when this
+		// fails, while the drain still serves what it sends meanwhile.
+		if httpx.Draining(r.Context()) {
+			httpx.ShuttingDown(w)
+			return
+		}
 		if err := db.Ping(r.Context(), pool); err != nil {
 			httpx.Error(w, r, err)
 			return

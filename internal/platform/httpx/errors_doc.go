@@ -69,8 +69,9 @@ type InternalError struct {
 }
 
 // UnavailableError is the 503 answer: the database or a peer service is
-// down, or the request ran out of time. Nothing was changed, or the change
-// is on disk and a GET tells it.
+// down, or the request ran out of time, or (GET /readyz only) the instance
+// is shutting down. Nothing was changed, or the change is on disk and a GET
+// tells it.
 type UnavailableError struct {
 	Code       int    `json:"code" validate:"required" enums:"503" example:"503"`
 	Message    string `json:"message" validate:"required" example:"database unavailable"`

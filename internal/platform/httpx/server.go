@@ -7,7 +7,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
+
+	"github.com/seckill/seckill/internal/platform/errs"
 )
 
 // ServerConfig holds the timeouts of an HTTP server.
@@ -17,8 +20,15 @@ type ServerConfig struct {
 	ReadTimeout       time.Duration
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
-	ShutdownTimeout   time.Duration
 	MaxHeaderBytes    int
+	// Drain is how long the server goes on serving once its context is
+	// cancelled, reporting Draining, before it stops accepting: the time a
+	// load balancer needs to see the instance's readiness check fail and
+	// send its traffic elsewhere. 0 stops accepting at once.
+	Drain time.Duration
+	// ShutdownTimeout is how long, once the server stops accepting, it
+	// waits for the requests in flight.
+	ShutdownTimeout time.Duration
 	// HandlerTimeout is the deadline of every request's context: a
 	// database or peer that stops answering turns into a 503 before
 	// WriteTimeout cuts the connection. 0 turns it off.
@@ -61,17 +71,27 @@ func DefaultServerConfig(addr string) ServerConfig {
 	}
 }
 
-// Serve listens on c.Addr and serves h until ctx is cancelled, then stops
-// accepting connections and waits up to c.ShutdownTimeout for in-flight
-// requests. ready, when not nil, is called with the bound address once the
-// listener is open, which lets callers and tests use port 0. log receives
-// the server's own messages and is every request's Logger.
+// Serve listens on c.Addr and serves h until ctx is cancelled. Then, for
+// c.Drain, it goes on serving every request while Draining reports true for
+// the requests' contexts and every response asks its client to close the
+// connection; then it stops accepting connections and waits up to
+// c.ShutdownTimeout for in-flight requests. So Serve returns at most
+// c.Drain + c.ShutdownTimeout after ctx is cancelled. ready, when not nil,
+// is called with the bound address once the listener is open, which lets
+// callers and tests use port 0. log receives the server's own messages and
+// is every request's Logger.
 func Serve(ctx context.Context, log *slog.Logger, c ServerConfig, h http.Handler, ready func(addr string)) error {
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.Addr, err)
 	}
 	h = WithRequest(h, c.HandlerTimeout)
+	draining := new(atomic.Bool)
+	if c.Drain > 0 {
+		// Only a server that drains pays for the check on every request.
+		h = closeWhileDraining(h, draining)
+	}
+	base := context.WithValue(WithLogger(context.WithoutCancel(ctx), log), drainingKey{}, draining)
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: c.ReadHeaderTimeout,
@@ -79,7 +99,7 @@ func Serve(ctx context.Context, log *slog.Logger, c ServerConfig, h http.Handler
 		WriteTimeout:      c.WriteTimeout,
 		IdleTimeout:       c.IdleTimeout,
 		MaxHeaderBytes:    c.MaxHeaderBytes,
-		BaseContext:       func(net.Listener) context.Context { return WithLogger(context.WithoutCancel(ctx), log) },
+		BaseContext:       func(net.Listener) context.Context { return base },
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	if c.MaxConns > 0 {
@@ -101,6 +121,17 @@ func Serve(ctx context.Context, log *slog.Logger, c ServerConfig, h http.Handler
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
+	if c.Drain > 0 {
+		draining.Store(true)
+		log.Info("draining: not ready, still serving", "drain", c.Drain.String())
+		t := time.NewTimer(c.Drain)
+		select {
+		case err := <-errc:
+			t.Stop()
+			return fmt.Errorf("serve: %w", err)
+		case <-t.C:
+		}
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
@@ -111,6 +142,44 @@ func Serve(ctx context.Context, log *slog.Logger, c ServerConfig, h http.Handler
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+type drainingKey struct{}
+
+// Draining reports whether the server that serves the request of ctx is
+// draining: it still serves, but is about to stop accepting, so a readiness
+// check should fail and send the load balancer's traffic elsewhere. It is
+// false for a request served without Serve.
+func Draining(ctx context.Context) bool {
+	d, ok := ctx.Value(drainingKey{}).(*atomic.Bool)
+	return ok && d.Load()
+}
+
+// ShuttingDown writes a readiness check's answer during the drain: 503 with
+// the error envelope, code unavailable. Unlike Error it logs nothing: a
+// drain is expected, and Serve logs once when it begins, where a load
+// balancer's checks would otherwise log a failed request each.
+func ShuttingDown(w http.ResponseWriter) {
+	status := StatusOf(errs.Unavailable)
+	writeJSON(w, status, ErrorEnvelope{Code: status, Message: "shutting down: this instance stops accepting connections when its drain ends",
+		Error: string(errs.Unavailable), StatusCode: status})
+}
+
+// closeWhileDraining asks the client of every response sent during the
+// drain to close its connection, so that the next request of a keep-alive
+// client or proxy opens a new connection, which the load balancer sends to
+// another instance. Idle connections are left open rather than closed at
+// once (as http.Server.SetKeepAlivesEnabled(false) would do): a request may
+// already be on its way over one while the balancer still counts this
+// instance in, and it would meet a closed connection instead of an answer.
+// Shutdown closes those that are still idle when the drain ends.
+func closeWhileDraining(h http.Handler, draining *atomic.Bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if draining.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // staleAfter is how long a connection may stay silent before, at the

@@ -193,3 +193,82 @@ func TestServe_ConnectionCap(t *testing.T) {
 		t.Errorf("Serve: %v", err)
 	}
 }
+
+// TestServe_DrainAsksKeepAliveClientsToLeave holds a keep-alive connection
+// across the cancellation of a server with a drain: the connection is not
+// cut under its client, its next request is served, with Draining true and
+// Connection: close, and then the server closes it, so the client's next
+// request opens a connection the load balancer sends elsewhere.
+func TestServe_DrainAsksKeepAliveClientsToLeave(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := DefaultServerConfig("127.0.0.1:0")
+	c.Drain = 2 * time.Second
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- Serve(ctx, slog.New(slog.DiscardHandler), c, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			OK(w, Draining(r.Context()))
+		}), func(a string) { addr <- a })
+	}()
+	conn, err := net.Dial("tcp", <-addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	// request sends one request on conn and returns whether the server was
+	// draining when it served it, and whether it asked to close.
+	request := func() (draining, closing bool) {
+		t.Helper()
+		_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := conn.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
+			t.Fatalf("write on the kept-alive connection: %v", err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("read on the kept-alive connection: %v", err)
+		}
+		defer resp.Body.Close()
+		var env struct{ Data bool }
+		if err := json.NewDecoder(resp.Body).Decode(&env); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("status %d, %v; want 200 with the envelope", resp.StatusCode, err)
+		}
+		return env.Data, resp.Close
+	}
+	if draining, closing := request(); draining || closing {
+		t.Fatalf("before the cancel: draining %v, closing %v; want neither", draining, closing)
+	}
+
+	cancel()
+	// The drain begins in Serve's goroutine: until it has, answers on the
+	// connection are ordinary ones.
+	deadline := time.Now().Add(c.Drain / 2)
+	for {
+		draining, closing := request()
+		if closing {
+			// The wrapper that asks to close looked before the handler
+			// did, and a drain once begun does not end.
+			if !draining {
+				t.Fatal("asked to close the connection, yet the handler saw no drain")
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not draining %s after the cancel", c.Drain/2)
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval of a deadline-bounded wait
+	}
+	// The server closes the connection after that answer.
+	if n, err := br.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Errorf("after the answer asking to close: read %d bytes, %v; want EOF", n, err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	case <-time.After(c.Drain + 10*time.Second):
+		t.Fatal("Serve did not return after its drain")
+	}
+}
