@@ -2,9 +2,11 @@ package db_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/seckill/seckill/internal/platform/db"
@@ -16,7 +18,8 @@ import (
 // for a synchronous standby that never came and was cancelled: the row is
 // committed locally and the read sees it, but ConfirmReplicated must not
 // vouch for it. It fails within its deadline, and succeeds once the
-// standby requirement is lifted.
+// standby requirement is lifted. On the way, Transact's commit cut off by
+// its context is reported as an unknown outcome.
 func TestConfirmReplicated_WaitsForTheStandby(t *testing.T) {
 	stall := pgtest.NewStall(t)
 	pool, err := pgxpool.New(context.Background(), stall.URL)
@@ -52,6 +55,22 @@ func TestConfirmReplicated_WaitsForTheStandby(t *testing.T) {
 	}
 	if took := time.Since(start); took > deadline+time.Second {
 		t.Errorf("ConfirmReplicated took %v with a deadline of %v", took, deadline)
+	}
+
+	// A write's commit cut off the same way leaves Transact without an
+	// answer: it says the outcome is unknown, not that nothing happened.
+	tctx, tcancel := context.WithTimeout(context.Background(), deadline)
+	defer tcancel()
+	err = db.Transact(tctx, pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(tctx, `INSERT INTO public.unreplicated VALUES (1)`)
+		return err
+	})
+	if !errors.Is(err, db.ErrCommitOutcomeUnknown) || errs.CodeOf(err) != errs.Unavailable {
+		t.Errorf("Transact with its commit cut off = %v, want ErrCommitOutcomeUnknown, code %q", err, errs.Unavailable)
+	}
+	err = db.Transact(context.Background(), pool, func(tx pgx.Tx) error { return nil })
+	if errors.Is(err, db.ErrCommitOutcomeUnknown) {
+		t.Errorf("Transact's commit of nothing = %v, want no unknown outcome", err)
 	}
 
 	stall.End(t)
