@@ -200,7 +200,7 @@ func handleDeleteActivity(cat *Catalog) http.HandlerFunc {
 //	@Failure		400		{object}	httpx.BadRequestError
 //	@Failure		404		{object}	httpx.NotFoundError	"unknown activity"
 //	@Failure		500		{object}	httpx.InternalError
-//	@Failure		503		{object}	httpx.UnavailableError	"database unavailable"
+//	@Failure		503		{object}	httpx.UnavailableError	"database unavailable, or the outcome as read could not be confirmed replicated in time (a win is never answered until it is); retry"
 //	@Security		Bearer
 //	@Failure		401	{object}	httpx.ErrorEnvelope	"with USER_JWT_SECRET set: no valid buyer token (or admin token); the answer carries WWW-Authenticate: Bearer"
 //	@Header			401	{string}	WWW-Authenticate	"Bearer realm=seckill"

@@ -23,7 +23,10 @@ type Sales struct {
 // NewSales returns a Sales on pool.
 func NewSales(pool *pgxpool.Pool) *Sales { return &Sales{pool: pool} }
 
-// Snapshot implements seckill.Store.
+// Snapshot implements seckill.Store. What it read is confirmed replicated
+// before it is returned (db.ConfirmReplicated), so that the gate built from
+// it, which answers already_won from memory, never holds a win that a
+// failover could take back.
 func (s *Sales) Snapshot(ctx context.Context, id int64) (_ seckill.Snapshot, err error) {
 	defer errs.Annotate(&err, "Sales.Snapshot(%d)", id)
 	const q = `SELECT stock, remaining, start_time, end_time FROM activity.activities WHERE id = $1`
@@ -31,8 +34,11 @@ func (s *Sales) Snapshot(ctx context.Context, id int64) (_ seckill.Snapshot, err
 	if err := s.pool.QueryRow(ctx, q, id).Scan(&a.Stock, &a.Remaining, &a.StartTime, &a.EndTime); err != nil {
 		return seckill.Snapshot{}, db.Map(err, fmt.Sprintf("activity %d", id))
 	}
-	winners, err := s.Resolve(ctx, id, nil)
+	winners, err := s.winners(ctx, id, nil)
 	if err != nil {
+		return seckill.Snapshot{}, err
+	}
+	if err := db.ConfirmReplicated(ctx, s.pool); err != nil {
 		return seckill.Snapshot{}, err
 	}
 	return seckill.Snapshot{Activity: a, Winners: winners}, nil
@@ -118,9 +124,26 @@ func decided(st seckill.Status, oid pgtype.UUID) (seckill.Outcome, error) {
 }
 
 // Resolve implements seckill.Store: the winners among users, or every
-// winner of the activity when users is nil.
+// winner of the activity when users is nil. The engine answers from what
+// it returns (a commit's unknown outcome, the sold-out map), so what it
+// read is confirmed replicated first: a win committed only locally, by a
+// commit whose wait for the standby was cancelled, is an error here
+// (errs.Unavailable), never a win.
 func (s *Sales) Resolve(ctx context.Context, id int64, users []int64) (_ map[int64]uuid.UUID, err error) {
 	defer errs.Annotate(&err, "Sales.Resolve(%d, %d users)", id, len(users))
+	found, err := s.winners(ctx, id, users)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.ConfirmReplicated(ctx, s.pool); err != nil {
+		return nil, err
+	}
+	return found, nil
+}
+
+// winners reads the winners among users, or every winner of the activity
+// when users is nil, without confirming them.
+func (s *Sales) winners(ctx context.Context, id int64, users []int64) (_ map[int64]uuid.UUID, err error) {
 	var rows pgx.Rows
 	if users == nil {
 		rows, err = s.pool.Query(ctx, `SELECT user_id, `+heldOrder+` FROM activity.winners WHERE activity_id = $1`, id)
@@ -143,7 +166,9 @@ func (s *Sales) Resolve(ctx context.Context, id int64, users []int64) (_ map[int
 	return out, db.Map(rows.Err(), "winners")
 }
 
-// Outcome returns user's persisted result in activity id.
+// Outcome returns user's persisted result in activity id, confirmed
+// replicated (db.ConfirmReplicated): a buyer told "won" here keeps the win
+// through a failover.
 func (s *Sales) Outcome(ctx context.Context, id, user int64) (_ Outcome, err error) {
 	defer errs.Annotate(&err, "Sales.Outcome(%d, %d)", id, user)
 	// A user without a win is told what a purchase would answer now, by
@@ -162,6 +187,9 @@ func (s *Sales) Outcome(ctx context.Context, id, user int64) (_ Outcome, err err
 	var open string
 	if err := s.pool.QueryRow(ctx, q, id, user).Scan(&oid, &settled, &open); err != nil {
 		return Outcome{}, db.Map(err, fmt.Sprintf("activity %d", id))
+	}
+	if err := db.ConfirmReplicated(ctx, s.pool); err != nil {
+		return Outcome{}, err
 	}
 	o := Outcome{ActivityID: id, UserID: user, Status: open}
 	switch {

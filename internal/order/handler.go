@@ -204,7 +204,7 @@ func ownOrder(r *http.Request, s *Store, a *auth.Authenticator) (Order, error) {
 //	@Failure	400	{object}	httpx.BadRequestError
 //	@Failure	404	{object}	httpx.NotFoundError
 //	@Failure	500	{object}	httpx.InternalError
-//	@Failure	503	{object}	httpx.UnavailableError	"database unavailable"
+//	@Failure	503	{object}	httpx.UnavailableError	"database unavailable, or the order as read could not be confirmed replicated in time; retry"
 //	@Security	Bearer
 //	@Failure	401	{object}	httpx.ErrorEnvelope	"with USER_JWT_SECRET set: no valid buyer token (or admin token); the answer carries WWW-Authenticate: Bearer"
 //	@Header		401	{string}	WWW-Authenticate	"Bearer realm=seckill"
@@ -225,7 +225,7 @@ func handleGetOrder(s *Store, a *auth.Authenticator) http.HandlerFunc {
 //
 //	@Summary		Pay an order
 //	@ID				payOrder
-//	@Description	The buyer names themselves in the body; with USER_JWT_SECRET set, the buyer is the token's user (the body may then be omitted, and a user_id other than the token's is 403). Another user than the order's gets 403. Paying a paid order again answers the same order. A cancelled or expired order cannot be paid (409), and an order past its pay_by expires instead of being paid (409).
+//	@Description	The buyer names themselves in the body; with USER_JWT_SECRET set, the buyer is the token's user (the body may then be omitted, and a user_id other than the token's is 403). Another user than the order's gets 403. Paying a paid order again answers the same order. A cancelled or expired order cannot be paid (409), and an order past its pay_by expires instead of being paid (409). Every answer is one the database has confirmed (replicated where commits wait for a standby); when it cannot confirm in time, the answer is 503 with Retry-After, never a guess.
 //	@Tags			orders
 //	@Accept			json
 //	@Produce		json
@@ -238,7 +238,8 @@ func handleGetOrder(s *Store, a *auth.Authenticator) http.HandlerFunc {
 //	@Failure		409		{object}	httpx.ConflictError	"cancelled, expired, or past pay_by"
 //	@Failure		413		{object}	httpx.TooLargeError	"body over 1 MiB"
 //	@Failure		500		{object}	httpx.InternalError
-//	@Failure		503		{object}	httpx.UnavailableError	"database unavailable"
+//	@Failure		503		{object}	httpx.UnavailableError	"database unavailable, nothing changed; or the payment's outcome is unknown (the database did not confirm it in time; the message says so): repeat the request, which answers the order as it is"
+//	@Header			503		{integer}	Retry-After				"seconds to wait before repeating the request"
 //	@Security		Bearer
 //	@Failure		401	{object}	httpx.ErrorEnvelope	"with USER_JWT_SECRET set: no valid buyer token; the answer carries WWW-Authenticate: Bearer"
 //	@Header			401	{string}	WWW-Authenticate	"Bearer realm=seckill"
@@ -252,7 +253,7 @@ func handlePayOrder(s *Store, a *auth.Authenticator) http.HandlerFunc {
 //
 //	@Summary		Cancel an order
 //	@ID				cancelOrder
-//	@Description	The buyer names themselves as for pay. The order's unit goes back to its activity (on sale again while the sale runs, else to the product's inventory), and the buyer cannot win again in that activity. Cancelling a cancelled order again answers the same order. A paid or expired order cannot be cancelled (409), and an order past its pay_by expires instead (409).
+//	@Description	The buyer names themselves as for pay. The order's unit goes back to its activity (on sale again while the sale runs, else to the product's inventory), and the buyer cannot win again in that activity. Cancelling a cancelled order again answers the same order. A paid or expired order cannot be cancelled (409), and an order past its pay_by expires instead (409). An outcome the database cannot confirm in time is 503 with Retry-After, as for pay.
 //	@Tags			orders
 //	@Accept			json
 //	@Produce		json
@@ -265,7 +266,8 @@ func handlePayOrder(s *Store, a *auth.Authenticator) http.HandlerFunc {
 //	@Failure		409		{object}	httpx.ConflictError	"paid, expired, or past pay_by"
 //	@Failure		413		{object}	httpx.TooLargeError	"body over 1 MiB"
 //	@Failure		500		{object}	httpx.InternalError
-//	@Failure		503		{object}	httpx.UnavailableError	"database unavailable"
+//	@Failure		503		{object}	httpx.UnavailableError	"database unavailable, nothing changed; or the cancellation's outcome is unknown (the database did not confirm it in time; the message says so): repeat the request, which answers the order as it is"
+//	@Header			503		{integer}	Retry-After				"seconds to wait before repeating the request"
 //	@Security		Bearer
 //	@Failure		401	{object}	httpx.ErrorEnvelope	"with USER_JWT_SECRET set: no valid buyer token; the answer carries WWW-Authenticate: Bearer"
 //	@Header			401	{string}	WWW-Authenticate	"Bearer realm=seckill"
@@ -275,7 +277,13 @@ func handleCancelOrder(s *Store, a *auth.Authenticator) http.HandlerFunc {
 	return handleSettle(s.Cancel, a)
 }
 
+// retryAfter is the Retry-After of pay's and cancel's 503, in seconds:
+// about when a database that did not answer may be asked again.
+const retryAfter = "2"
+
 // handleSettle is the shape of pay and cancel: learn the buyer, settle.
+// Every 503 carries Retry-After: nothing changed, or the outcome is
+// unknown and the repeated request, which is idempotent, tells it.
 func handleSettle(settle func(ctx context.Context, id uuid.UUID, user int64) (Order, error), a *auth.Authenticator) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathOrderID(r)
@@ -290,6 +298,9 @@ func handleSettle(settle func(ctx context.Context, id uuid.UUID, user int64) (Or
 		}
 		o, err := settle(r.Context(), id, user)
 		if err != nil {
+			if errs.Is(err, errs.Unavailable) {
+				w.Header().Set("Retry-After", retryAfter)
+			}
 			httpx.Error(w, r, err)
 			return
 		}

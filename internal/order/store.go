@@ -2,6 +2,7 @@ package order
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -157,12 +158,19 @@ func (s *Store) Create(ctx context.Context, in CreateRequest) (o Order, created 
 	return o, item.Status == ResultCreated, err
 }
 
-// Get returns order id.
+// Get returns order id, confirmed replicated (db.ConfirmReplicated): a
+// buyer who reads "paid" here acts on it, and a payment whose commit
+// wait for the standby was cancelled is visible on the leader though a
+// failover would lose it. The confirmation costs a WAL flush, which the
+// order service's reads, one per buyer action, can afford.
 func (s *Store) Get(ctx context.Context, id uuid.UUID) (_ Order, err error) {
 	defer errs.Annotate(&err, "Store.Get(%s)", id)
 	o, err := scanOrder(s.pool.QueryRow(ctx, `SELECT `+orderColumns+` FROM orders.orders WHERE id = $1`, id))
 	if err != nil {
 		return Order{}, db.Map(err, fmt.Sprintf("order %s", id))
+	}
+	if err := db.ConfirmReplicated(ctx, s.pool); err != nil {
+		return Order{}, err
 	}
 	return o, nil
 }
@@ -174,7 +182,7 @@ type Filter struct {
 }
 
 // List returns one page of the orders that match f, oldest first, and how
-// many match in all.
+// many match in all, confirmed replicated as Get's answer is.
 func (s *Store) List(ctx context.Context, f Filter) (_ []Order, _ int64, err error) {
 	defer errs.Annotate(&err, "Store.List(%+v)", f)
 	const where = ` WHERE ($1::bigint = 0 OR user_id = $1) AND ($2::bigint = 0 OR activity_id = $2)`
@@ -191,12 +199,18 @@ func (s *Store) List(ctx context.Context, f Filter) (_ []Order, _ int64, err err
 	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM orders.orders`+where, f.UserID, f.ActivityID).Scan(&total); err != nil {
 		return nil, 0, db.Map(err, "orders")
 	}
+	if err := db.ConfirmReplicated(ctx, s.pool); err != nil {
+		return nil, 0, err
+	}
 	return out, total, nil
 }
 
 // Pay marks order id paid for its buyer user. Paying a paid order again
 // answers it unchanged; a cancelled or expired order cannot be paid, and
-// an order past its pay_by expires instead (Conflict either way).
+// an order past its pay_by expires instead (Conflict either way). When the
+// payment's commit got no answer, the outcome is read back; if that fails
+// too, the error is ErrOutcomeUnknown (Unavailable), and paying again
+// tells what happened.
 func (s *Store) Pay(ctx context.Context, id uuid.UUID, user int64) (Order, error) {
 	return s.settle(ctx, id, user, StatusPaid)
 }
@@ -204,48 +218,131 @@ func (s *Store) Pay(ctx context.Context, id uuid.UUID, user int64) (Order, error
 // Cancel marks order id cancelled for its buyer user, which gives its unit
 // back. Cancelling a cancelled order again answers it unchanged; a paid or
 // expired order cannot be cancelled, and an order past its pay_by expires
-// instead (Conflict either way).
+// instead (Conflict either way). An unknown outcome is handled as Pay's.
 func (s *Store) Cancel(ctx context.Context, id uuid.UUID, user int64) (Order, error) {
 	return s.settle(ctx, id, user, StatusCancelled)
 }
 
+// ErrOutcomeUnknown is in the chain of Pay's and Cancel's error when the
+// commit got no answer and reading the order back did not tell whether it
+// happened: the caller must say so (503), never guess. Repeating the
+// request is safe and answers the order as it is. Match it with errors.Is.
+var ErrOutcomeUnknown error = errs.E(errs.Unavailable,
+	"the outcome is unknown: the database did not confirm the change in time; repeat the request to learn what happened")
+
+// readBackTime is what a pay or cancel keeps of its deadline to read the
+// order back after a commit that got no answer.
+const readBackTime = 2 * time.Second
+
+// errNothingToWrite ends settle's transaction when the answer is the order
+// as it is: the row lock is not needed any more.
+var errNothingToWrite = errors.New("nothing to write")
+
 // settle moves order id from created to status to on behalf of user. The
 // row lock orders it with the sweeper, which skips locked rows, and with
 // the buyer's other requests.
+//
+// Every answer rests on something the synchronous standby has. A change
+// is answered after its own commit, which waited for the standby. An
+// answer that is the order's status as read (paid again, or the conflict
+// that forbids the change) is confirmed first (db.ConfirmReplicated): the
+// status read may be a change whose commit wait was cancelled, committed
+// only locally. A commit that
+// got no answer is resolved by reading the order back (readBack).
 func (s *Store) settle(ctx context.Context, id uuid.UUID, user int64, to string) (_ Order, err error) {
 	defer errs.Annotate(&err, "Store.settle(%s, user %d, %s)", id, user, to)
+	// The transaction leaves readBackTime of the caller's deadline for
+	// the read back, so that even an unknown outcome is answered in time.
+	wctx := ctx
+	if d, ok := ctx.Deadline(); ok && time.Until(d) > 2*readBackTime {
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithDeadline(ctx, d.Add(-readBackTime))
+		defer cancel()
+	}
 	var o Order
-	var changed, expired bool
-	err = db.Transact(ctx, s.pool, func(tx pgx.Tx) error {
+	var next string   // the status written; "" when the answer is the order as read
+	var refusal error // why the order as read cannot be moved to to
+	err = db.Transact(wctx, s.pool, func(tx pgx.Tx) error {
 		var due bool
-		row := tx.QueryRow(ctx, `SELECT `+orderColumns+`, pay_by <= now() FROM orders.orders WHERE id = $1 FOR UPDATE`, id)
+		row := tx.QueryRow(wctx, `SELECT `+orderColumns+`, pay_by <= now() FROM orders.orders WHERE id = $1 FOR UPDATE`, id)
 		err := row.Scan(&o.ID, &o.UserID, &o.ActivityID, &o.ProductID, &o.Quantity, &o.Price, &o.Status, &o.PayBy,
 			&o.CreatedAt, &o.UpdatedAt, &due)
 		if err != nil {
 			return db.Map(err, fmt.Sprintf("order %s", id))
 		}
-		switch {
-		case o.UserID != user:
-			return errs.E(errs.Forbidden, "order %s is not user %d's", id, user)
-		case o.Status == to:
-			return nil
-		case o.Status != StatusCreated:
-			return errs.E(errs.Conflict, "order %s is %s and cannot be %s", id, o.Status, to)
-		case due:
-			// Past the deadline the order is expired, whoever asks first:
-			// the buyer's request does what the sweeper would have done.
-			to, expired = StatusExpired, true
+		if next, refusal = decide(o, due, user, to); next == "" {
+			return errNothingToWrite
 		}
-		changed = true
-		o, err = scanOrder(tx.QueryRow(ctx, `UPDATE orders.orders SET status = $2, updated_at = now()
-			WHERE id = $1 RETURNING `+orderColumns, id, to))
+		o, err = scanOrder(tx.QueryRow(wctx, `UPDATE orders.orders SET status = $2, updated_at = now()
+			WHERE id = $1 RETURNING `+orderColumns, id, next))
 		return db.Map(err, fmt.Sprintf("order %s", id))
 	})
-	if err == nil && changed {
-		s.opt.OnSettle(to, 1)
+	switch {
+	case errors.Is(err, errNothingToWrite) && errs.Is(refusal, errs.Forbidden):
+		return Order{}, refusal // an order's buyer never changes: nothing to confirm
+	case errors.Is(err, errNothingToWrite):
+		// The order as read may be an earlier request's change that only
+		// the leader has: until confirmed, what happened is unknown.
+		if err := db.ConfirmReplicated(ctx, s.pool); err != nil {
+			return Order{}, fmt.Errorf("%w (order read as %s: %w)", ErrOutcomeUnknown, o.Status, err)
+		}
+		if refusal != nil {
+			return Order{}, refusal
+		}
+		return o, nil
+	case errors.Is(err, db.ErrCommitOutcomeUnknown):
+		return s.readBack(ctx, id, user, to, err)
+	case err != nil:
+		return Order{}, err
 	}
-	if err == nil && expired {
-		return Order{}, errs.E(errs.Conflict, "order %s expired at %s, unpaid; its unit went back on sale", id, o.PayBy.Format(time.RFC3339))
+	s.opt.OnSettle(next, 1)
+	if refusal != nil { // expired instead
+		return Order{}, refusal
 	}
-	return o, err
+	return o, nil
+}
+
+// decide is settle's rule: the status order o moves to when user asks for
+// to ("" for none), and the refusal to answer instead of the order. due
+// says o is past its pay_by by the database's clock.
+func decide(o Order, due bool, user int64, to string) (next string, refusal error) {
+	switch {
+	case o.UserID != user:
+		return "", errs.E(errs.Forbidden, "order %s is not user %d's", o.ID, user)
+	case o.Status == to:
+		return "", nil
+	case o.Status != StatusCreated:
+		return "", errs.E(errs.Conflict, "order %s is %s and cannot be %s", o.ID, o.Status, to)
+	case due:
+		// Past the deadline the order is expired, whoever asks first: the
+		// buyer's request does what the sweeper would have done.
+		return StatusExpired, errs.E(errs.Conflict, "order %s expired at %s, unpaid; its unit went back on sale",
+			o.ID, o.PayBy.Format(time.RFC3339))
+	}
+	return to, nil
+}
+
+// readBack answers a settle whose commit got no answer (cause) from the
+// order as it is now, read and confirmed replicated within readBackTime,
+// as the purchase engine resolves a commit it did not hear back from.
+// The order found moved to to (by this request or an earlier one) is the
+// answer; found in another final status, the refusal that status calls
+// for. Found still created, or not read at all, the outcome is unknown:
+// a commit cut off on its way may still land.
+func (s *Store) readBack(ctx context.Context, id uuid.UUID, user int64, to string, cause error) (Order, error) {
+	// The caller's context may be what ended the commit: the read back
+	// gets a bounded time of its own.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), readBackTime)
+	defer cancel()
+	o, err := s.Get(rctx, id)
+	if err != nil {
+		return Order{}, fmt.Errorf("%w (commit: %w; read back: %w)", ErrOutcomeUnknown, cause, err)
+	}
+	if o.Status == StatusCreated {
+		return Order{}, fmt.Errorf("%w (commit: %w; read back: the order is still %s)", ErrOutcomeUnknown, cause, o.Status)
+	}
+	if _, refusal := decide(o, false, user, to); refusal != nil {
+		return Order{}, refusal
+	}
+	return o, nil
 }

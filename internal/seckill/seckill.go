@@ -88,7 +88,10 @@ type Claim struct {
 // Store is the database side of the engine.
 type Store interface {
 	// Snapshot reads an activity and its winners. It returns an error with
-	// code errs.NotFound when the activity does not exist.
+	// code errs.NotFound when the activity does not exist. What it returns
+	// must be as durable as a commit (on the synchronous standby where
+	// commits wait for one), since the gate answers from it; a win it
+	// cannot vouch for is an error, never a winner.
 	Snapshot(ctx context.Context, activityID int64) (Snapshot, error)
 	// Commit decides claims in one transaction: a user already among the
 	// winners gets AlreadyWon with the stored order id, or Forfeited when
@@ -102,6 +105,8 @@ type Store interface {
 	Commit(ctx context.Context, activityID int64, claims []Claim) ([]Outcome, int64, error)
 	// Resolve reads which of users are winners, with their order ids
 	// (uuid.Nil for a forfeited win), or every winner when users is nil.
+	// Its answer is held to Snapshot's durability: the engine answers
+	// from it.
 	Resolve(ctx context.Context, activityID int64, users []int64) (map[int64]uuid.UUID, error)
 }
 

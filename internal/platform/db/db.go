@@ -53,6 +53,12 @@ type Beginner interface {
 	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
+// ErrCommitOutcomeUnknown is in the chain of Transact's error when the
+// commit was sent and no answer came back (the context ended, the
+// connection broke): the transaction may have committed or not. A caller
+// that must not guess reads the outcome back. Match it with errors.Is.
+var ErrCommitOutcomeUnknown = errors.New("the commit's outcome is unknown")
+
 // Transact runs fn in a transaction, committing when fn returns nil and
 // rolling back otherwise.
 func Transact(ctx context.Context, b Beginner, fn func(tx pgx.Tx) error) (err error) {
@@ -70,6 +76,13 @@ func Transact(ctx context.Context, b Beginner, fn func(tx pgx.Tx) error) (err er
 		return err
 	}
 	if err = tx.Commit(ctx); err != nil {
+		// A refusal from the server (an error, or a COMMIT answered as a
+		// rollback) is an answer: nothing was committed. Anything else
+		// left the commit without one.
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) && !errors.Is(err, pgx.ErrTxCommitRollback) {
+			err = fmt.Errorf("%w: %w", ErrCommitOutcomeUnknown, err)
+		}
 		return Map(fmt.Errorf("commit: %w", err), "transaction")
 	}
 	return nil

@@ -94,18 +94,24 @@ func setup() {
 		setupErr = err
 		return
 	}
-	pool, err := pgxpool.New(ctx, withDatabase(adminURL, template))
+	if err := migrateAll(ctx, withDatabase(adminURL, template)); err != nil {
+		setupErr = fmt.Errorf("pgtest: migrate template: %w", err)
+	}
+}
+
+// migrateAll applies every service's migrations to the database at url.
+func migrateAll(ctx context.Context, url string) error {
+	pool, err := pgxpool.New(ctx, url)
 	if err != nil {
-		setupErr = err
-		return
+		return err
 	}
 	defer pool.Close()
 	for _, set := range migrations.All() {
 		if err := db.Migrate(ctx, pool, set.Schema, set.FS, slog.New(slog.DiscardHandler)); err != nil {
-			setupErr = fmt.Errorf("pgtest: migrate template: %w", err)
-			return
+			return err
 		}
 	}
+	return nil
 }
 
 // NewDB creates a fresh, fully migrated database for t, drops it when t
