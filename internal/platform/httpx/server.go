@@ -72,6 +72,9 @@ func Serve(ctx context.Context, log *slog.Logger, c ServerConfig, h http.Handler
 		return fmt.Errorf("listen on %s: %w", c.Addr, err)
 	}
 	h = WithRequest(h, c.HandlerTimeout)
+	// Every connection reads through a framing scanner, which WithRequest
+	// asks about chunked and HTTP/1.0 requests; see framing.go.
+	ln = framingListener{ln}
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: c.ReadHeaderTimeout,
@@ -81,6 +84,11 @@ func Serve(ctx context.Context, log *slog.Logger, c ServerConfig, h http.Handler
 		MaxHeaderBytes:    c.MaxHeaderBytes,
 		BaseContext:       func(net.Listener) context.Context { return WithLogger(context.WithoutCancel(ctx), log) },
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ConnContext:       withFramingConn,
+		// Go answers "OPTIONS *" itself, without the handler, and keeps
+		// the connection: a smuggled request could hide behind one. The
+		// router answers it instead (404), after WithRequest's checks.
+		DisableGeneralOptionsHandler: true,
 	}
 	if c.MaxConns > 0 {
 		// A client sends its first request as soon as it has connected;
