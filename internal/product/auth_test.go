@@ -1,11 +1,15 @@
 package product_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/seckill/seckill/internal/platform/app"
 	"github.com/seckill/seckill/internal/product"
@@ -101,4 +105,46 @@ func TestAuth_RefusesToStartWithoutTokens(t *testing.T) {
 			t.Errorf("create with auth disabled: %d %s", r.Status, r.Raw)
 		}
 	})
+}
+
+// The request smuggling of issue 22, against the real service: behind a
+// request with both Content-Length and Transfer-Encoding: chunked comes,
+// in the same write, an administrator's POST /products that a proxy
+// framing by the length would have taken for body. The service answers
+// the first with one 400 and closes the connection; the second never
+// runs, and the catalogue is unchanged.
+func TestAuth_NoRequestSmuggledBehindAnother(t *testing.T) {
+	pool, url := pgtest.NewPool(t)
+	s := svctest.Start(t, product.Run, map[string]string{"DATABASE_URL": url})
+	before := pgtest.Rows(t, pool, "product.products")
+	body := `{"name":"Smuggled","price":1,"inventory":1}`
+	smuggled := "POST /products HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + svctest.AdminToken +
+		"\r\nContent-Type: application/json\r\nContent-Length: " + fmt.Sprint(len(body)) + "\r\n\r\n" + body
+	raw := "GET /products HTTP/1.1\r\nHost: x\r\nContent-Length: " + fmt.Sprint(5+len(smuggled)) +
+		"\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled
+
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.Direct, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second)) // bounds a server that wrongly keeps the connection
+	if _, err := conn.Write([]byte(raw)); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 400 || !resp.Close || !strings.Contains(string(b), `"status_code":400`) {
+		t.Errorf("first answer %d (close %v) %s; want a 400 envelope and Connection: close", resp.StatusCode, resp.Close, b)
+	}
+	if n, err := br.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Errorf("after the 400: read %d bytes, %v; want the connection closed", n, err)
+	}
+	if after := pgtest.Rows(t, pool, "product.products"); after != before {
+		t.Errorf("the smuggled request ran: products\n%s\nwant\n%s", after, before)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -33,6 +34,9 @@ type Config struct {
 	// UserSecret is the HS256 key of buyers' JWTs; empty is open buyer
 	// mode, where buyers are who they say they are.
 	UserSecret []byte
+	// MaxLifetime bounds a buyer token's lifetime, exp - iat (exp - now
+	// without iat): a leaked token is good for at most this long.
+	MaxLifetime time.Duration
 	// Disabled turns every check off (AUTH_DISABLED=true): anyone may do
 	// anything, as in the original. Tokens that are set are still sent.
 	Disabled bool
@@ -44,15 +48,31 @@ const (
 	MinSecretLen = 32
 )
 
-// LoadConfig reads ADMIN_TOKEN, SERVICE_TOKEN, USER_JWT_SECRET and
-// AUTH_DISABLED, and records in env every reason the service must not
-// start. Messages name the variables, never their values.
+// DefaultMaxLifetime is the longest a buyer token may live when
+// USER_JWT_MAX_LIFETIME is unset: a day, a login's usual length.
+const DefaultMaxLifetime = 24 * time.Hour
+
+// ClockLeeway is how far in the future a buyer token's iat and nbf may lie:
+// the login service's clock and this one's may differ by that much. exp
+// gets no leeway: a token is refused from the second it names.
+const ClockLeeway = 30 * time.Second
+
+// LoadConfig reads ADMIN_TOKEN, SERVICE_TOKEN, USER_JWT_SECRET,
+// USER_JWT_MAX_LIFETIME and AUTH_DISABLED, and records in env every reason
+// the service must not start. Messages name the variables, never the
+// credentials' values.
 func LoadConfig(env *config.Env) Config {
 	c := Config{
 		AdminToken:   env.String("ADMIN_TOKEN", ""),
 		ServiceToken: env.String("SERVICE_TOKEN", ""),
 		UserSecret:   []byte(env.String("USER_JWT_SECRET", "")),
+		MaxLifetime:  env.Duration("USER_JWT_MAX_LIFETIME", DefaultMaxLifetime),
 		Disabled:     env.Bool("AUTH_DISABLED", false),
+	}
+	if c.MaxLifetime <= 0 {
+		// Zero would refuse every token; a typo is better caught at start.
+		env.Problem(errors.New("config: USER_JWT_MAX_LIFETIME must be a positive duration such as 24h"))
+		c.MaxLifetime = DefaultMaxLifetime
 	}
 	if c.Disabled {
 		return c
@@ -85,7 +105,7 @@ func (c Config) String() string {
 	case c.Disabled:
 		return "disabled"
 	case len(c.UserSecret) > 0:
-		return "admin and service tokens, buyer JWT"
+		return "admin and service tokens, buyer JWT living at most " + c.MaxLifetime.String()
 	}
 	return "admin and service tokens, open buyers"
 }
@@ -111,22 +131,32 @@ type Caller struct {
 type Authenticator struct {
 	admin, service [sha256.Size]byte
 	secret         []byte
+	maxLifetime    time.Duration
 	disabled       bool
+	now            func() time.Time
 	parser         *jwt.Parser
 }
 
 // New returns an Authenticator for c; now (nil for time.Now) is the clock
-// JWT expiry is judged by.
+// JWT times are judged by. A zero c.MaxLifetime is DefaultMaxLifetime.
 func New(c Config, now func() time.Time) *Authenticator {
 	if now == nil {
 		now = time.Now
 	}
+	if c.MaxLifetime <= 0 {
+		c.MaxLifetime = DefaultMaxLifetime
+	}
 	return &Authenticator{
-		admin:    sha256.Sum256([]byte(c.AdminToken)),
-		service:  sha256.Sum256([]byte(c.ServiceToken)),
-		secret:   c.UserSecret,
-		disabled: c.Disabled,
-		parser:   jwt.NewParser(jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), jwt.WithTimeFunc(now)),
+		admin:       sha256.Sum256([]byte(c.AdminToken)),
+		service:     sha256.Sum256([]byte(c.ServiceToken)),
+		secret:      c.UserSecret,
+		maxLifetime: c.MaxLifetime,
+		disabled:    c.Disabled,
+		now:         now,
+		// The library checks the signature and the algorithm; the time
+		// rules are checkTimes', in one place, because the library's one
+		// leeway would apply to exp as well.
+		parser: jwt.NewParser(jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), jwt.WithoutClaimsValidation()),
 	}
 }
 
@@ -137,12 +167,19 @@ func (a *Authenticator) OpenBuyers() bool { return a.disabled || len(a.secret) =
 var errNoCredential = errs.E(errs.Unauthenticated, "this endpoint needs a credential: send Authorization: Bearer <token>")
 
 // identify reads the request's credential. No Authorization header is an
-// Anonymous caller; one that is not a valid credential is an error.
+// Anonymous caller; one that is not a valid credential is an error, and
+// two are an Invalid one: a proxy may check one and the service read the
+// other.
 func (a *Authenticator) identify(r *http.Request) (Caller, error) {
-	h := r.Header.Get("Authorization")
-	if h == "" {
+	// A map lookup, no copy: this runs on every purchase.
+	hs := r.Header["Authorization"]
+	if len(hs) > 1 {
+		return Caller{}, errs.E(errs.Invalid, "send one Authorization header, not %d", len(hs))
+	}
+	if len(hs) == 0 || hs[0] == "" {
 		return Caller{Role: Anonymous}, nil
 	}
+	h := hs[0]
 	scheme, token, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
 		return Caller{}, errs.E(errs.Unauthenticated, "the Authorization header must be: Bearer <token>")
@@ -163,22 +200,64 @@ func (a *Authenticator) identify(r *http.Request) (Caller, error) {
 	return Caller{}, errs.E(errs.Unauthenticated, "the credential is not valid")
 }
 
-// buyer verifies a buyer's JWT: HS256 with the configured secret, not
-// expired, its subject a user id in decimal.
+// buyer verifies a buyer's JWT: HS256 with the configured secret, no key
+// twice in its header or claims, its times within checkTimes' rules, its
+// subject a user id in decimal.
 func (a *Authenticator) buyer(token string) (Caller, error) {
 	var claims jwt.RegisteredClaims
-	_, err := a.parser.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return a.secret, nil })
-	switch {
-	case errors.Is(err, jwt.ErrTokenExpired):
-		return Caller{}, errs.E(errs.Unauthenticated, "the token has expired")
-	case err != nil:
+	if _, err := a.parser.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return a.secret, nil }); err != nil {
 		return Caller{}, errs.E(errs.Unauthenticated, "the credential is not valid")
+	}
+	// The library keeps the last of two equal keys; another reader of the
+	// same token (a gateway, an audit log) may keep the first. Checked
+	// after the signature, so only a token the login service signed costs
+	// the second decoding.
+	head, rest, _ := strings.Cut(token, ".")
+	payload, _, _ := strings.Cut(rest, ".")
+	for _, seg := range [...]string{head, payload} {
+		b, err := base64.RawURLEncoding.DecodeString(seg)
+		if err == nil {
+			err = httpx.UniqueKeys(b)
+		}
+		if err != nil {
+			return Caller{}, errs.E(errs.Unauthenticated, "the token is not valid: %s", errs.MessageOf(err))
+		}
+	}
+	if err := a.checkTimes(&claims); err != nil {
+		return Caller{}, err
 	}
 	id, ok := ParseUserID(claims.Subject)
 	if !ok {
 		return Caller{}, errs.E(errs.Unauthenticated, "the token's sub must be a user id in decimal")
 	}
 	return Caller{Role: Buyer, UserID: id}, nil
+}
+
+// checkTimes applies the time rules to a buyer token's claims: exp is
+// required and in the future; iat and nbf, when present, are no more than
+// ClockLeeway ahead; and the token lives no longer than maxLifetime,
+// counted from iat, or from now when there is none.
+func (a *Authenticator) checkTimes(c *jwt.RegisteredClaims) error {
+	now := a.now()
+	switch {
+	case c.ExpiresAt == nil:
+		// A token without exp (or with "exp": null) would be good forever.
+		return errs.E(errs.Unauthenticated, "the token must carry exp")
+	case !now.Before(c.ExpiresAt.Time):
+		return errs.E(errs.Unauthenticated, "the token has expired")
+	case c.IssuedAt != nil && c.IssuedAt.After(now.Add(ClockLeeway)):
+		return errs.E(errs.Unauthenticated, "the token's iat is in the future")
+	case c.NotBefore != nil && c.NotBefore.After(now.Add(ClockLeeway)):
+		return errs.E(errs.Unauthenticated, "the token is not valid yet (nbf)")
+	}
+	from := now
+	if c.IssuedAt != nil {
+		from = c.IssuedAt.Time
+	}
+	if c.ExpiresAt.Sub(from) > a.maxLifetime {
+		return errs.E(errs.Unauthenticated, "the token lives longer than the %s this service accepts", a.maxLifetime)
+	}
+	return nil
 }
 
 // ParseUserID parses a positive decimal id with no sign, leading zeros or
@@ -199,9 +278,9 @@ func ParseUserID(s string) (int64, bool) {
 type ctxKey struct{}
 
 // Require admits requests whose caller has one of roles, and answers the
-// others 401 (no or an invalid credential, with WWW-Authenticate) or 403
-// (a valid credential of another kind) in the error envelope, before the
-// handler runs. A route that admits Buyer admits anyone in open buyer
+// others 401 (no or an invalid credential, with WWW-Authenticate), 403 (a
+// valid credential of another kind) or 400 (two Authorization headers) in
+// the error envelope, before the handler runs. A route that admits Buyer admits anyone in open buyer
 // mode; the handler then checks with Permit that the caller acts for the
 // user the request names.
 func (a *Authenticator) Require(roles ...Role) func(http.Handler) http.Handler {

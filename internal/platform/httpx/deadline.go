@@ -16,6 +16,10 @@ import (
 // maps to 503, instead of holding the connection until WriteTimeout breaks
 // it with no answer at all. Serve wraps every service's handler with it.
 //
+// Before h runs, it refuses a body declared longer than MaxBodyBytes (413,
+// before a client that sent "Expect: 100-continue" is told to go on) and
+// a request whose framing could smuggle another (see checkFraming).
+//
 // It is written for the seckill endpoint, where almost every request is
 // answered from memory: the id and the deadline share one context and one
 // copy of the request, and the deadline costs nothing until something
@@ -41,7 +45,14 @@ func WithRequest(h http.Handler, d time.Duration) http.Handler {
 		}
 		defer ctx.stop()
 		w.Header()[RequestIDHeader] = []string{ctx.id}
-		h.ServeHTTP(w, r.WithContext(ctx))
+		r = r.WithContext(ctx)
+		if r.ContentLength > MaxBodyBytes || r.TransferEncoding != nil || r.ProtoMajor == 1 && r.ProtoMinor == 0 {
+			// Rare requests, so the common one pays three comparisons.
+			if !admitBody(w, r) {
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
 	})
 }
 

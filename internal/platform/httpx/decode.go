@@ -110,6 +110,14 @@ func decodeBytes(b []byte, dst any) error {
 	// The value is well-formed; now make sure no reader of it can see
 	// another one: with a key twice, the decoder keeps the last and a
 	// proxy may read the first.
+	return UniqueKeys(b)
+}
+
+// UniqueKeys returns an Invalid error when an object in the JSON value b
+// holds a key twice, comparing keys as encoding/json matches them to
+// fields: without regard to case. Two readers of such a value may each
+// take a different one of the two.
+func UniqueKeys(b []byte) error {
 	return uniqueKeys(json.NewDecoder(bytes.NewReader(b)), 0)
 }
 

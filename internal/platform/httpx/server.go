@@ -92,6 +92,9 @@ func Serve(ctx context.Context, log *slog.Logger, c ServerConfig, h http.Handler
 		h = closeWhileDraining(h, draining)
 	}
 	base := context.WithValue(WithLogger(context.WithoutCancel(ctx), log), drainingKey{}, draining)
+	// Every connection reads through a framing scanner, which WithRequest
+	// asks about chunked and HTTP/1.0 requests; see framing.go.
+	ln = framingListener{ln}
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: c.ReadHeaderTimeout,
@@ -101,6 +104,11 @@ func Serve(ctx context.Context, log *slog.Logger, c ServerConfig, h http.Handler
 		MaxHeaderBytes:    c.MaxHeaderBytes,
 		BaseContext:       func(net.Listener) context.Context { return base },
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ConnContext:       withFramingConn,
+		// Go answers "OPTIONS *" itself, without the handler, and keeps
+		// the connection: a smuggled request could hide behind one. The
+		// router answers it instead (404), after WithRequest's checks.
+		DisableGeneralOptionsHandler: true,
 	}
 	if c.MaxConns > 0 {
 		// A client sends its first request as soon as it has connected;
