@@ -1,6 +1,7 @@
-// Package deployments holds the Dockerfile and the checks that keep it,
-// docker-compose.yml and .env_template in step with the code. No Docker
-// engine runs where the tests do, so the files are checked by reading them.
+// Package deployments holds the Dockerfiles and the checks that keep them,
+// docker-compose.yml, docker-compose.ha.yml and .env_template in step with
+// the code. No Docker engine runs where the tests do, so the files are
+// checked by reading them.
 package deployments
 
 import (
@@ -19,26 +20,38 @@ import (
 // load reads docker-compose.yml with compose-go, the parser of Compose v2,
 // with envFile as its .env ("" for none), interpolated and validated as
 // `docker compose config` does. Debian's docker-compose 1.29 reads the same
-// file in .ci/run.
+// file in `make compose-check`.
 func load(t *testing.T, envFile string) *types.Project {
 	t.Helper()
+	return loadFile(t, "docker-compose.yml", envFile)
+}
+
+// loadFile is load for any of the top-level compose files.
+func loadFile(t *testing.T, file, envFile string) *types.Project {
+	t.Helper()
+	p, err := loadProject(file, envFile)
+	if err != nil {
+		t.Fatalf("%s (env file %q): %v", file, envFile, err)
+	}
+	return p
+}
+
+// loadProject reads file as loadFile does and returns compose-go's error,
+// for the tests that want a refusal.
+func loadProject(file, envFile string) (*types.Project, error) {
 	abs, err := filepath.Abs("..")
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	opts := []cli.ProjectOptionsFn{cli.WithName("seckill"), cli.WithWorkingDirectory(abs), cli.WithInterpolation(true)}
 	if envFile != "" {
 		opts = append(opts, cli.WithEnvFiles(envFile), cli.WithDotEnv)
 	}
-	o, err := cli.NewProjectOptions([]string{filepath.Join(abs, "docker-compose.yml")}, opts...)
+	o, err := cli.NewProjectOptions([]string{filepath.Join(abs, file)}, opts...)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	p, err := o.LoadProject(context.Background())
-	if err != nil {
-		t.Fatalf("docker-compose.yml (env file %q): %v", envFile, err)
-	}
-	return p
+	return o.LoadProject(context.Background())
 }
 
 // tokens are the two settings compose cannot run without.
@@ -74,13 +87,7 @@ func TestCompose_RefusesToRunWithoutTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	for how, env := range map[string]string{"no .env": dotEnv(t, ""), ".env_template as is": dotEnv(t, string(raw))} {
-		abs, _ := filepath.Abs("..")
-		o, err := cli.NewProjectOptions([]string{filepath.Join(abs, "docker-compose.yml")}, cli.WithName("seckill"),
-			cli.WithWorkingDirectory(abs), cli.WithInterpolation(true), cli.WithEnvFiles(env), cli.WithDotEnv)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := o.LoadProject(context.Background()); err == nil || !strings.Contains(err.Error(), "ADMIN_TOKEN") {
+		if _, err := loadProject("docker-compose.yml", env); err == nil || !strings.Contains(err.Error(), "ADMIN_TOKEN") {
 			t.Errorf("%s: compose loaded without tokens (err %v), want a refusal naming ADMIN_TOKEN", how, err)
 		}
 	}
@@ -215,7 +222,14 @@ func TestEnvTemplate_EveryVariableIsKnown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	composeRaw, _ := os.ReadFile("../docker-compose.yml")
+	var composeRaw []byte
+	for _, f := range []string{"../docker-compose.yml", "../docker-compose.ha.yml"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		composeRaw = append(composeRaw, b...)
+	}
 	names := configNames(t)
 	re := regexp.MustCompile(`(?m)^#?\s*([A-Z][A-Z0-9_]+)=`)
 	var unknown []string
