@@ -3,7 +3,7 @@
 // already running), Jaeger when its binary is installed, and the three
 // services on 8503-8505, all through internal/devstack. Ctrl-C stops
 // everything it started. With -demo it also runs a short sale and tells
-// what came of it.
+// what came of it; with -ha it runs the HA stack instead (make run-ha).
 package main
 
 import (
@@ -42,6 +42,7 @@ type options struct {
 	demo     bool
 	demoExit bool
 	traceAll bool
+	ha       bool
 }
 
 // The fixed ports of make run and make demo, as in docker-compose.yml.
@@ -86,8 +87,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.BoolVar(&o.traceAll, "trace-all", false, "trace every request (the demo does); by default the services sample as configured (1 request in 1000)")
 	fs.BoolVar(&o.demo, "demo", false, "run a short sale and show what came of it; the services' logs go to files")
 	fs.BoolVar(&o.demoExit, "demo-exit", false, "with -demo, stop everything after the sale instead of waiting for Ctrl-C")
+	fs.BoolVar(&o.ha, "ha", false, "run the HA stack instead (make run-ha): etcd, three Patroni nodes, HAProxy, two activity instances")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
+	}
+	if o.ha {
+		return runHA(ctx, o, getenv, stdout)
 	}
 	ports, err := parsePorts(o.ports)
 	if err != nil {

@@ -66,6 +66,10 @@ func (p *Proc) Start(ctx context.Context) error {
 	// children only through the launcher's orderly stop.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: p.User}
 	cmd.Dir = p.Dir
+	// A child that daemonizes one of its own (Patroni its postmaster)
+	// leaves it holding the output pipe: once the child exits, its
+	// output is read for a moment more, not until that one exits too.
+	cmd.WaitDelay = 2 * time.Second
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", p.Name, err)
 	}

@@ -47,6 +47,9 @@ type ClusterConfig struct {
 	// Log, when not nil, returns where a process's output goes besides
 	// the tail each Proc keeps.
 	Log func(name string) io.Writer
+	// ActivityPort is HAProxy's activity frontend's port; 0 picks a free
+	// one.
+	ActivityPort int
 }
 
 // Cluster is etcd, three Patroni nodes and HAProxy.
@@ -177,6 +180,9 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (_ *Cluster, err error
 	}
 
 	pgFront, activityFront, stats := next(), next(), next()
+	if cfg.ActivityPort != 0 {
+		activityFront = cfg.ActivityPort
+	}
 	env := []string{"HA_ERRORS=" + filepath.Join(c.dir, "errors"),
 		fmt.Sprintf("HA_PG_BIND=127.0.0.1:%d", pgFront), fmt.Sprintf("HA_ACTIVITY_BIND=127.0.0.1:%d", activityFront),
 		fmt.Sprintf("HA_STATS_BIND=127.0.0.1:%d", stats)}
@@ -305,8 +311,30 @@ func (c *Cluster) WaitHealthy(ctx context.Context, within time.Duration) (*Node,
 			}
 		}
 		last = fmt.Sprint(ms)
-		return roles["leader"] == 1 && roles["sync_standby"]+roles["replica"] == len(ms)-1 &&
-			(roles["sync_standby"] == 1 || c.async())
+		if roles["leader"] != 1 || roles["sync_standby"]+roles["replica"] != len(ms)-1 ||
+			(roles["sync_standby"] != 1 && !c.async()) {
+			return false
+		}
+		// Running is not yet streaming: the leader must see every
+		// replica's WAL receiver.
+		leader, err := c.Leader(ctx)
+		if err != nil {
+			return false
+		}
+		var st struct {
+			Replication []struct{ State string }
+		}
+		if err := getJSON(ctx, leader.api("/patroni"), &st); err != nil {
+			return false
+		}
+		streaming := 0
+		for _, r := range st.Replication {
+			if r.State == "streaming" {
+				streaming++
+			}
+		}
+		last = fmt.Sprintf("%v; %d replicas streaming", ms, streaming)
+		return streaming == len(ms)-1
 	})
 	if err != nil {
 		return nil, fmt.Errorf("the cluster did not become healthy: %w (last seen: %s)", err, last)
@@ -402,9 +430,10 @@ func (n *Node) KillPostgres() (int, error) {
 // Kill SIGKILLs the whole node, Patroni and PostgreSQL, as the loss of its
 // machine would.
 func (n *Node) Kill() {
-	n.Patroni.KillGroup()
-	// Patroni starts the postmaster in a session of its own.
+	// Patroni starts the postmaster in a session of its own: killing
+	// Patroni's process group does not reach it.
 	n.killPostmaster(syscall.SIGKILL)
+	n.Patroni.KillGroup()
 }
 
 func (n *Node) killPostmaster(sig syscall.Signal) int {
@@ -415,18 +444,21 @@ func (n *Node) killPostmaster(sig syscall.Signal) int {
 	return pid
 }
 
-// FreezeReplication stops (SIGSTOP) the WAL receiver of every node but
-// the leader, so nothing it commits from now on reaches a standby: with
-// synchronous replication every commit then waits. The returned function
-// resumes them.
-func (c *Cluster) FreezeReplication(leader *Node) (thaw func(), err error) {
+// FreezeReplication stops (SIGSTOP) the leader's WAL senders, as a
+// partition between the leader and its standbys would: nothing the leader
+// commits from now on reaches a standby, and with synchronous replication
+// every commit waits for a confirmation that never comes. The returned
+// function kills them, for a leader that is then lost with everything it
+// did not send (call it after the leader's PostgreSQL was killed).
+func (c *Cluster) FreezeReplication(leader *Node) (lose func(), err error) {
 	var pids []int
-	for _, n := range c.Replicas(leader) {
-		pid, err := childNamed(n.PostmasterPID(), "walreceiver")
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", n.Name, err)
-		}
-		pids = append(pids, pid)
+	// A replica Patroni reports running may still be connecting.
+	err = poll(context.Background(), 30*time.Second, func() bool {
+		pids = childrenNamed(leader.PostmasterPID(), "walsender")
+		return len(pids) == len(c.Nodes)-1
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s has %d WAL senders, want %d: %w", leader.Name, len(pids), len(c.Nodes)-1, err)
 	}
 	for _, pid := range pids {
 		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
@@ -435,20 +467,22 @@ func (c *Cluster) FreezeReplication(leader *Node) (thaw func(), err error) {
 	}
 	return func() {
 		for _, pid := range pids {
-			_ = syscall.Kill(pid, syscall.SIGCONT)
+			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}, nil
 }
 
-// childNamed finds the child of parent whose process title holds name.
-func childNamed(parent int, name string) (int, error) {
+// childrenNamed returns the children of parent whose process title holds
+// name.
+func childrenNamed(parent int, name string) []int {
 	if parent == 0 {
-		return 0, errors.New("no postmaster")
+		return nil
 	}
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
-		return 0, err
+		return nil
 	}
+	var out []int
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -465,10 +499,10 @@ func childNamed(parent int, name string) (int, error) {
 		}
 		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
 		if strings.Contains(string(cmdline), name) {
-			return pid, nil
+			out = append(out, pid)
 		}
 	}
-	return 0, fmt.Errorf("no %s under postmaster %d", name, parent)
+	return out
 }
 
 // lastLines returns the last n lines of s.

@@ -25,6 +25,9 @@ type Config struct {
 	// AdminToken and ServiceToken are the services' credentials; empty
 	// ones are made up.
 	AdminToken, ServiceToken string
+	// ProductPort and OrderPort fix those services' ports; 0 picks free
+	// ones.
+	ProductPort, OrderPort int
 }
 
 // Stack is the cluster and the services: one product and one order
@@ -71,15 +74,18 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 				"ADMIN_TOKEN=" + s.AdminToken, "SERVICE_TOKEN=" + service}}
 		return p
 	}
-	free := func() (string, error) {
-		p, err := pgserver.FreePort()
-		return fmt.Sprintf("127.0.0.1:%d", p), err
+	addr := func(port int) (string, error) {
+		var err error
+		if port == 0 {
+			port, err = pgserver.FreePort()
+		}
+		return fmt.Sprintf("127.0.0.1:%d", port), err
 	}
-	productAddr, err := free()
+	productAddr, err := addr(cfg.ProductPort)
 	if err != nil {
 		return nil, err
 	}
-	orderAddr, err := free()
+	orderAddr, err := addr(cfg.OrderPort)
 	if err != nil {
 		return nil, err
 	}
