@@ -12,7 +12,7 @@ JAEGER_VERSION := v1.35.0
 SERVICES := product activity order
 BINARIES := $(SERVICES) seckill-migrate
 
-.PHONY: all build run demo test contract compose-check test-reliability fuzz test-short test-reliability bench run demo migrate swag swag-check lint fmt tidy tools postgres clean
+.PHONY: all build run run-ha demo test test-ha ha-packages contract compose-check test-reliability fuzz test-short test-reliability bench run demo migrate swag swag-check lint fmt tidy tools postgres clean
 
 all: build
 
@@ -33,6 +33,23 @@ test-short: postgres
 ## run: the whole stack on this machine, no Docker (Ctrl-C stops it)
 run: postgres build
 	bin/seckill-dev
+
+## run-ha: the HA stack on this machine, no Docker: etcd, three Patroni-managed PostgreSQL nodes with synchronous
+## replication, HAProxy, two activity instances behind it (Ctrl-C stops it and removes the cluster)
+run-ha: ha-packages build
+	bin/seckill-dev -ha
+
+## test-ha: the failover and rolling-restart tests on real etcd, Patroni, PostgreSQL and HAProxy, with their figures
+test-ha: ha-packages
+	$(GO) test -tags ha -count=1 -v -timeout 30m -run '^TestHA_' ./internal/reliability/ 2>&1 | \
+		grep -E '^(=== RUN|--- |PASS|FAIL|ok )|_test.go:[0-9]+:'; test "$${PIPESTATUS[0]}" -eq 0
+
+## ha-packages: install etcd, Patroni and HAProxy (Debian's packages) when missing
+HA_PACKAGES := etcd-server patroni haproxy
+ha-packages: postgres
+	@if command -v etcd >/dev/null && command -v patroni >/dev/null && command -v haproxy >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(HA_PACKAGES) >/dev/null; \
+	else echo "the HA stack needs: sudo apt-get install -y $(HA_PACKAGES)" >&2; exit 1; fi
 
 ## demo: the stack plus a short seeded sale
 demo: postgres build
