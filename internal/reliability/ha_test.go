@@ -4,6 +4,7 @@ package reliability
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"sync"
@@ -373,4 +374,28 @@ func TestHA_RollingRestart(t *testing.T) {
 		t.Errorf("HAProxy retried %d and redispatched %d requests: the drain alone must keep buyers from failing", retries, redispatches)
 	}
 	s.verify(id, haStock, c)
+
+	// With every instance stopped, HAProxy answers for them: in the
+	// services' error envelope, not its HTML page.
+	for _, p := range s.st.Activities {
+		p.Stop()
+	}
+	var got struct {
+		Code       int    `json:"code"`
+		Error      string `json:"error"`
+		StatusCode int    `json:"status_code"`
+	}
+	var ctype string
+	waitFor(t, 10*time.Second, "HAProxy answers 503 in the error envelope with no instance up", func() bool {
+		resp, err := http.Get(fmt.Sprintf("%s/activities/%d", s.st.ActivityURL, id))
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		ctype = resp.Header.Get("Content-Type")
+		return resp.StatusCode == http.StatusServiceUnavailable && json.NewDecoder(resp.Body).Decode(&got) == nil
+	})
+	if got.Code != 503 || got.StatusCode != 503 || got.Error != "unavailable" || ctype != "application/json" {
+		t.Errorf("HAProxy's 503: %+v, Content-Type %q; want the error envelope", got, ctype)
+	}
 }
