@@ -42,7 +42,7 @@ run-ha: ha-packages build
 ## test-ha: the failover and rolling-restart tests on real etcd, Patroni, PostgreSQL and HAProxy, with their figures
 test-ha: ha-packages
 	$(GO) test -tags ha -count=1 -v -timeout 30m -run '^TestHA_' ./internal/reliability/ 2>&1 | \
-		grep -E '^(=== RUN|--- |PASS|FAIL|ok )|_test.go:[0-9]+:'; test "$${PIPESTATUS[0]}" -eq 0
+		grep --line-buffered -E '^(=== RUN|--- |PASS|FAIL|ok )|_test.go:[0-9]+:'; test "$${PIPESTATUS[0]}" -eq 0
 
 ## ha-packages: install etcd, Patroni and HAProxy (Debian's packages) when missing
 HA_PACKAGES := etcd-server patroni haproxy
