@@ -50,7 +50,7 @@ func runHA(ctx context.Context, o options, getenv func(string) string, stdout io
 	fmt.Fprintf(stdout, "  HAProxy stats %s\n", st.StatsURL)
 	for _, n := range st.Nodes {
 		fmt.Fprintf(stdout, "  %s  PostgreSQL 127.0.0.1:%d  Patroni REST http://127.0.0.1:%d/cluster  data %s\n",
-			n.Name, n.PGPort, n.APIPort, filepath.Dir(n.DataDir))
+			n.Name, n.PGPort, n.APIPort, n.DataDir)
 	}
 	fmt.Fprintf(stdout, "  admin     Authorization: Bearer %s\n", st.AdminToken)
 	fmt.Fprintln(stdout, "\nThe stack is up. Kill the leader's postmaster to watch a failover; Ctrl-C stops it all.")
