@@ -86,6 +86,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
+	if o.ha && o.haRuns < 1 {
+		return fmt.Errorf("-ha-runs %d: at least one run of each stack", o.haRuns)
+	}
 	// Read now, so that a hand-edited section that cannot be kept fails
 	// the run before it starts rather than after.
 	old, err := readIfExists(o.out)
