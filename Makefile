@@ -12,7 +12,7 @@ JAEGER_VERSION := v1.35.0
 SERVICES := product activity order
 BINARIES := $(SERVICES) seckill-migrate
 
-.PHONY: all build run run-ha demo test test-ha ha-packages contract compose-check test-reliability fuzz test-short test-reliability bench run demo migrate swag swag-check lint fmt tidy tools postgres clean
+.PHONY: all build run run-ha demo test test-ha ha-packages contract compose-check test-reliability fuzz test-short test-reliability bench bench-ha run demo migrate swag swag-check lint fmt tidy tools postgres clean
 
 all: build
 
@@ -59,6 +59,11 @@ demo: postgres build
 bench: postgres build
 	$(GO) test -run '^$$' -bench . -benchtime 1s ./internal/seckill/ ./internal/activity/
 	bin/seckill-bench-suite
+
+## bench-ha: make bench's winning phase on the single server and on the HA cluster in turn (through HAProxy, and one
+## activity instance straight on the leader); prints the rates and their ratio, writes its section of BENCHMARKS.md
+bench-ha: ha-packages build
+	bin/seckill-bench-suite -ha
 
 ## test-reliability: the crash, outage and shutdown tests alone, with their reports
 test-reliability: postgres

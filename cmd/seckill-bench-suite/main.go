@@ -8,20 +8,16 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -57,6 +53,12 @@ type options struct {
 	// wrk: how long each run lasts and how many runs of each target.
 	wrkDuration time.Duration
 	wrkRuns     int
+	// ha runs make bench-ha instead: the winning phase on the single
+	// server and on the HA cluster, haRuns times each, in turn; haDirect
+	// adds the variant with one activity instance straight on the leader.
+	ha       bool
+	haRuns   int
+	haDirect bool
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -78,8 +80,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.DurationVar(&o.wrkDuration, "wrk-duration", 10*time.Second, "how long each wrk run lasts")
 	fs.IntVar(&o.wrkRuns, "wrk-runs", 3, "wrk runs against each target, alternating; 0 skips wrk")
 	fs.StringVar(&o.note, "note", getenv("BENCH_NOTE"), "a remark on the machine's conditions, printed under the heading (BENCH_NOTE)")
+	fs.BoolVar(&o.ha, "ha", false, "make bench-ha: the winning phase on the single server and on the HA cluster in turn; writes only its section of -out")
+	fs.IntVar(&o.haRuns, "ha-runs", 2, "with -ha: runs of each stack, alternating")
+	fs.BoolVar(&o.haDirect, "ha-direct", true, "with -ha: also run one activity instance straight on the HA leader, without HAProxy")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
+	}
+	if o.ha && o.haRuns < 1 {
+		return fmt.Errorf("-ha-runs %d: at least one run of each stack", o.haRuns)
+	}
+	// Read now, so that a hand-edited section that cannot be kept fails
+	// the run before it starts rather than after.
+	old, err := readIfExists(o.out)
+	if err == nil {
+		_, _, _, _, err = markedBlock(old)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", o.out, err)
 	}
 	tmp, err := os.MkdirTemp("", "seckill-bench-")
 	if err != nil {
@@ -88,18 +105,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer os.RemoveAll(tmp)
 
 	fmt.Fprintln(stdout, "== PostgreSQL (fsync and synchronous_commit on, as in production)")
-	cluster, err := pgserver.New(ctx, filepath.Join(tmp, "pg"), 0, "max_connections=300", "shared_buffers=256MB")
+	cluster, stopCluster, err := startPostgres(ctx, tmp)
 	if err != nil {
 		return err
 	}
-	if err := cluster.Start(ctx); err != nil {
-		return err
+	defer stopCluster()
+	if o.ha {
+		return runHA(ctx, o, cluster, old, tmp, stdout)
 	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		_ = cluster.Stop(sctx)
-	}()
 	// The baseline gets a database of its own: its winners would otherwise
 	// sit in the stack's outbox, and the relay would spend the stack's run
 	// delivering them.
@@ -183,7 +196,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	fmt.Fprintf(stdout, "== 5. the winning phase: stock %d, %d users x 2, %d connections, timed through /stats every %s\n",
 		o.winStock, o.winUsers, o.conns, o.watch)
-	win, _, err := stackRun(ctx, o, dbURL, tmp, sale{users: o.winUsers, stock: o.winStock, watch: o.watch}, nil)
+	win, _, err := stackRun(ctx, o, dbURL, tmp, winningSale(o), nil)
 	if err != nil {
 		return err
 	}
@@ -240,7 +253,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 	}
-	if err := os.WriteFile(o.out, []byte(res.markdown(table)), 0o644); err != nil {
+	doc, err := keepMarked(res.markdown(table), old)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(o.out, []byte(doc), 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "\nwritten to %s\n", o.out)
@@ -248,6 +265,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("verification failed")
 	}
 	return nil
+}
+
+// startPostgres starts the PostgreSQL server make bench measures the
+// stack on, and returns it with the function that stops it.
+func startPostgres(ctx context.Context, tmp string) (*pgserver.Cluster, func(), error) {
+	cluster, err := pgserver.New(ctx, filepath.Join(tmp, "pg"), 0, "max_connections=300", "shared_buffers=256MB")
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := cluster.Start(ctx); err != nil {
+		return nil, nil, err
+	}
+	return cluster, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_ = cluster.Stop(sctx)
+	}, nil
 }
 
 // startBareHandler serves a minimal handler answering a small JSON body on
@@ -298,76 +332,4 @@ func (w *wrkComparison) run(ctx context.Context, seckillURL, bareURL, dir string
 		w.seckill, w.bare = append(w.seckill, s), append(w.bare, b)
 	}
 	return nil
-}
-
-// runBench runs bin/seckill-bench in a process of its own, so that every
-// load comes from the same client in the same state, and decodes its JSON.
-// runBench runs seckill-bench with args and env added to this process's
-// environment, and decodes its JSON output into out.
-func runBench(ctx context.Context, o options, out any, env []string, args ...string) error {
-	cmd := exec.CommandContext(ctx, filepath.Join(o.bin, "seckill-bench"), args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stderr = os.Stderr
-	raw, err := cmd.Output()
-	if jerr := json.Unmarshal(raw, out); jerr != nil {
-		return fmt.Errorf("seckill-bench %v: %v (output %q)", args, errors.Join(err, jerr), raw)
-	}
-	return nil
-}
-
-// sale is one run of the real stack: its crowd, its pace (requests/s; 0:
-// full speed), how often to poll the stats for the stock gone (0: not),
-// and any extra environment for the services.
-type sale struct {
-	users, stock int
-	rate         float64
-	watch        time.Duration
-	env          []string
-}
-
-// stackRun starts the three services on the cluster with the launcher make
-// run uses, runs seckill-bench against them, then after (when not nil)
-// while the stack is still up, and returns the report and the activity
-// process's peak RSS.
-func stackRun(ctx context.Context, o options, dbURL, tmp string, s sale, after func(*devstack.Stack, bench.Report) error) (bench.Report, int64, error) {
-	logs := &devstack.LogFiles{Dir: tmp}
-	defer logs.Close()
-	// The services run with their defaults (access log on, info logs,
-	// tracing at the default sampler): users load-test the defaults, so
-	// that is what is measured. Their logs go to files in tmp.
-	st, err := devstack.Start(ctx, devstack.Config{Bin: o.bin, DatabaseURL: dbURL, Env: s.env, Log: logs.Open})
-	if err != nil {
-		return bench.Report{}, 0, err
-	}
-	defer st.Stop()
-	var r bench.Report
-	// The admin token goes by the environment, not a flag ps would show.
-	err = runBench(ctx, o, &r, []string{"ADMIN_TOKEN=" + st.AdminToken}, "-activity", st.Activity.URL, "-product", st.Product.URL, "-order", st.Order.URL,
-		"-stock", strconv.Itoa(s.stock), "-users", strconv.Itoa(s.users), "-conns", strconv.Itoa(o.conns),
-		"-relay-deadline", "2m", "-rate", strconv.FormatFloat(s.rate, 'f', 0, 64), "-watch-sellout", s.watch.String(), "-json")
-	if err != nil {
-		return bench.Report{}, 0, err
-	}
-	rss := peakRSS(st.Activity.PID())
-	if after != nil {
-		if err := after(st, r); err != nil {
-			return bench.Report{}, 0, err
-		}
-	}
-	return r, rss, nil
-}
-
-// peakRSS reads a process's peak resident set size, in bytes.
-func peakRSS(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb * 1024
-		}
-	}
-	return 0
 }

@@ -151,18 +151,25 @@ func (r result) allOK() bool {
 
 // medianRPS is the median throughput of runs.
 func medianRPS(runs []bench.Report) float64 {
-	if len(runs) == 0 {
-		return 0
-	}
 	rps := make([]float64, len(runs))
 	for i, r := range runs {
 		rps[i] = r.Stats.RPS
 	}
-	sort.Float64s(rps)
-	if n := len(rps); n%2 == 0 {
-		return (rps[n/2-1] + rps[n/2]) / 2
+	return medianFloat(rps)
+}
+
+// medianFloat is the median of xs (the mean of the middle two when even),
+// 0 when there are none.
+func medianFloat(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
 	}
-	return rps[len(rps)/2]
+	xs = append([]float64(nil), xs...)
+	sort.Float64s(xs)
+	if n := len(xs); n%2 == 0 {
+		return (xs[n/2-1] + xs[n/2]) / 2
+	}
+	return xs[len(xs)/2]
 }
 
 // soldOutText is a sell-out time, or says it was never seen.

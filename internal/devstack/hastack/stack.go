@@ -101,16 +101,30 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	for _, p := range s.Procs() {
 		p.Env = append(p.Env, defaultEnv...)
 		p.Env = append(p.Env, cfg.Env...)
+	}
+	if err := s.StartServices(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// StartServices starts the services, each once the one before it answers
+// /readyz, and returns when HAProxy sends buyers to every activity
+// instance. Start calls it; a caller that stopped them (StopServices), to
+// give the cluster to other clients for a while, starts them again here,
+// at the same addresses.
+func (s *Stack) StartServices(ctx context.Context) error {
+	for _, p := range s.Procs() {
 		if err := p.Start(ctx); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	for _, a := range s.Activities {
-		if err := c.WaitInRotation(ctx, a.Name, 30*time.Second); err != nil {
-			return nil, err
+		if err := s.WaitInRotation(ctx, a.Name, 30*time.Second); err != nil {
+			return err
 		}
 	}
-	return s, nil
+	return nil
 }
 
 // defaultEnv is the services' settings in the HA stack beyond their
@@ -124,14 +138,20 @@ func (s *Stack) Procs() []*devstack.Proc {
 	return append([]*devstack.Proc{s.Product, s.Order}, s.Activities...)
 }
 
-// Stop stops the services, the activity instances first, then the cluster.
-func (s *Stack) Stop() {
+// StopServices stops the services, the activity instances first, and
+// leaves the cluster running.
+func (s *Stack) StopServices() {
 	procs := s.Procs()
 	for i := len(procs) - 1; i >= 0; i-- {
 		if procs[i] != nil {
 			procs[i].Stop()
 		}
 	}
+}
+
+// Stop stops the services, the activity instances first, then the cluster.
+func (s *Stack) Stop() {
+	s.StopServices()
 	s.Cluster.Stop()
 }
 
