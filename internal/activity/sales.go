@@ -31,14 +31,15 @@ func (s *Sales) Snapshot(ctx context.Context, id int64) (_ seckill.Snapshot, err
 	defer errs.Annotate(&err, "Sales.Snapshot(%d)", id)
 	const q = `SELECT stock, remaining, start_time, end_time FROM activity.activities WHERE id = $1`
 	a := seckill.Activity{ID: id}
-	if err := s.pool.QueryRow(ctx, q, id).Scan(&a.Stock, &a.Remaining, &a.StartTime, &a.EndTime); err != nil {
-		return seckill.Snapshot{}, db.Map(err, fmt.Sprintf("activity %d", id))
-	}
-	winners, err := s.winners(ctx, id, nil)
+	var winners map[int64]uuid.UUID
+	err = db.ReadConfirmed(ctx, s.pool, func(conn db.Conn) error {
+		if err := conn.QueryRow(ctx, q, id).Scan(&a.Stock, &a.Remaining, &a.StartTime, &a.EndTime); err != nil {
+			return db.Map(err, fmt.Sprintf("activity %d", id))
+		}
+		winners, err = s.winners(ctx, conn, id, nil)
+		return err
+	})
 	if err != nil {
-		return seckill.Snapshot{}, err
-	}
-	if err := db.ConfirmReplicated(ctx, s.pool); err != nil {
 		return seckill.Snapshot{}, err
 	}
 	return seckill.Snapshot{Activity: a, Winners: winners}, nil
@@ -131,11 +132,12 @@ func decided(st seckill.Status, oid pgtype.UUID) (seckill.Outcome, error) {
 // (errs.Unavailable), never a win.
 func (s *Sales) Resolve(ctx context.Context, id int64, users []int64) (_ map[int64]uuid.UUID, err error) {
 	defer errs.Annotate(&err, "Sales.Resolve(%d, %d users)", id, len(users))
-	found, err := s.winners(ctx, id, users)
+	var found map[int64]uuid.UUID
+	err = db.ReadConfirmed(ctx, s.pool, func(conn db.Conn) error {
+		found, err = s.winners(ctx, conn, id, users)
+		return err
+	})
 	if err != nil {
-		return nil, err
-	}
-	if err := db.ConfirmReplicated(ctx, s.pool); err != nil {
 		return nil, err
 	}
 	return found, nil
@@ -143,12 +145,12 @@ func (s *Sales) Resolve(ctx context.Context, id int64, users []int64) (_ map[int
 
 // winners reads the winners among users, or every winner of the activity
 // when users is nil, without confirming them.
-func (s *Sales) winners(ctx context.Context, id int64, users []int64) (_ map[int64]uuid.UUID, err error) {
+func (s *Sales) winners(ctx context.Context, conn db.Conn, id int64, users []int64) (_ map[int64]uuid.UUID, err error) {
 	var rows pgx.Rows
 	if users == nil {
-		rows, err = s.pool.Query(ctx, `SELECT user_id, `+heldOrder+` FROM activity.winners WHERE activity_id = $1`, id)
+		rows, err = conn.Query(ctx, `SELECT user_id, `+heldOrder+` FROM activity.winners WHERE activity_id = $1`, id)
 	} else {
-		rows, err = s.pool.Query(ctx, winnersAmong, id, users)
+		rows, err = conn.Query(ctx, winnersAmong, id, users)
 	}
 	if err != nil {
 		return nil, db.Map(err, "winners")
@@ -185,10 +187,10 @@ func (s *Sales) Outcome(ctx context.Context, id, user int64) (_ Outcome, err err
 	var oid *uuid.UUID
 	var settled *string
 	var open string
-	if err := s.pool.QueryRow(ctx, q, id, user).Scan(&oid, &settled, &open); err != nil {
-		return Outcome{}, db.Map(err, fmt.Sprintf("activity %d", id))
-	}
-	if err := db.ConfirmReplicated(ctx, s.pool); err != nil {
+	err = db.ReadConfirmed(ctx, s.pool, func(conn db.Conn) error {
+		return db.Map(conn.QueryRow(ctx, q, id, user).Scan(&oid, &settled, &open), fmt.Sprintf("activity %d", id))
+	})
+	if err != nil {
 		return Outcome{}, err
 	}
 	o := Outcome{ActivityID: id, UserID: user, Status: open}

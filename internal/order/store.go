@@ -165,11 +165,12 @@ func (s *Store) Create(ctx context.Context, in CreateRequest) (o Order, created 
 // order service's reads, one per buyer action, can afford.
 func (s *Store) Get(ctx context.Context, id uuid.UUID) (_ Order, err error) {
 	defer errs.Annotate(&err, "Store.Get(%s)", id)
-	o, err := scanOrder(s.pool.QueryRow(ctx, `SELECT `+orderColumns+` FROM orders.orders WHERE id = $1`, id))
+	var o Order
+	err = db.ReadConfirmed(ctx, s.pool, func(conn db.Conn) (err error) {
+		o, err = scanOrder(conn.QueryRow(ctx, `SELECT `+orderColumns+` FROM orders.orders WHERE id = $1`, id))
+		return db.Map(err, fmt.Sprintf("order %s", id))
+	})
 	if err != nil {
-		return Order{}, db.Map(err, fmt.Sprintf("order %s", id))
-	}
-	if err := db.ConfirmReplicated(ctx, s.pool); err != nil {
 		return Order{}, err
 	}
 	return o, nil
@@ -187,19 +188,19 @@ func (s *Store) List(ctx context.Context, f Filter) (_ []Order, _ int64, err err
 	defer errs.Annotate(&err, "Store.List(%+v)", f)
 	const where = ` WHERE ($1::bigint = 0 OR user_id = $1) AND ($2::bigint = 0 OR activity_id = $2)`
 	const q = `SELECT ` + orderColumns + ` FROM orders.orders` + where + ` ORDER BY created_at, id LIMIT $3 OFFSET $4`
-	rows, err := s.pool.Query(ctx, q, f.UserID, f.ActivityID, f.Limit, f.Offset)
-	if err != nil {
-		return nil, 0, db.Map(err, "orders")
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Order, error) { return scanOrder(r) })
-	if err != nil {
-		return nil, 0, db.Map(err, "orders")
-	}
+	var out []Order
 	var total int64
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM orders.orders`+where, f.UserID, f.ActivityID).Scan(&total); err != nil {
-		return nil, 0, db.Map(err, "orders")
-	}
-	if err := db.ConfirmReplicated(ctx, s.pool); err != nil {
+	err = db.ReadConfirmed(ctx, s.pool, func(conn db.Conn) error {
+		rows, err := conn.Query(ctx, q, f.UserID, f.ActivityID, f.Limit, f.Offset)
+		if err != nil {
+			return db.Map(err, "orders")
+		}
+		if out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Order, error) { return scanOrder(r) }); err != nil {
+			return db.Map(err, "orders")
+		}
+		return db.Map(conn.QueryRow(ctx, `SELECT count(*) FROM orders.orders`+where, f.UserID, f.ActivityID).Scan(&total), "orders")
+	})
+	if err != nil {
 		return nil, 0, err
 	}
 	return out, total, nil
@@ -259,10 +260,17 @@ func (s *Store) settle(ctx context.Context, id uuid.UUID, user int64, to string)
 		wctx, cancel = context.WithDeadline(ctx, d.Add(-readBackTime))
 		defer cancel()
 	}
+	// One connection, one server: the confirmation below must run where
+	// the order was read.
+	conn, err := s.pool.Acquire(wctx)
+	if err != nil {
+		return Order{}, db.Map(fmt.Errorf("acquire a connection: %w", err), "database")
+	}
+	defer conn.Release()
 	var o Order
 	var next string   // the status written; "" when the answer is the order as read
 	var refusal error // why the order as read cannot be moved to to
-	err = db.Transact(wctx, s.pool, func(tx pgx.Tx) error {
+	err = db.Transact(wctx, conn, func(tx pgx.Tx) error {
 		var due bool
 		row := tx.QueryRow(wctx, `SELECT `+orderColumns+`, pay_by <= now() FROM orders.orders WHERE id = $1 FOR UPDATE`, id)
 		err := row.Scan(&o.ID, &o.UserID, &o.ActivityID, &o.ProductID, &o.Quantity, &o.Price, &o.Status, &o.PayBy,
@@ -283,7 +291,7 @@ func (s *Store) settle(ctx context.Context, id uuid.UUID, user int64, to string)
 	case errors.Is(err, errNothingToWrite):
 		// The order as read may be an earlier request's change that only
 		// the leader has: until confirmed, what happened is unknown.
-		if err := db.ConfirmReplicated(ctx, s.pool); err != nil {
+		if err := db.ConfirmReplicated(ctx, conn); err != nil {
 			return Order{}, fmt.Errorf("%w (order read as %s: %w)", ErrOutcomeUnknown, o.Status, err)
 		}
 		if refusal != nil {

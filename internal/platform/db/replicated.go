@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/seckill/seckill/internal/platform/errs"
 )
@@ -69,4 +70,29 @@ func ConfirmReplicated(ctx context.Context, q Execer) (err error) {
 			"could not confirm the outcome is replicated; retry")
 	}
 	return nil
+}
+
+// Conn is one connection to read through: ReadConfirmed hands its read one
+// (a *pgxpool.Conn), and a pgx.Tx is one too.
+type Conn interface {
+	Execer
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// ReadConfirmed runs read on one connection of pool and then confirms on
+// that same connection what it saw (ConfirmReplicated). One connection is
+// one server, through HAProxy or a multi-host URL alike: a read on a
+// leader that then died, confirmed by a commit on its successor, would
+// confirm nothing about what was read.
+func ReadConfirmed(ctx context.Context, pool *pgxpool.Pool, read func(q Conn) error) error {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return Map(fmt.Errorf("acquire a connection: %w", err), "database")
+	}
+	defer conn.Release()
+	if err := read(conn); err != nil {
+		return err
+	}
+	return ConfirmReplicated(ctx, conn)
 }
