@@ -16,6 +16,7 @@ package activity
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 	_ "github.com/seckill/seckill/api/activity" // registers the swagger docs
 	"github.com/seckill/seckill/internal/platform/app"
 	"github.com/seckill/seckill/internal/platform/config"
+	"github.com/seckill/seckill/internal/platform/db"
 	"github.com/seckill/seckill/internal/platform/httpx"
 	"github.com/seckill/seckill/internal/platform/ratelimit"
 	"github.com/seckill/seckill/internal/platform/tracing"
@@ -77,6 +79,16 @@ func Run(ctx context.Context, getenv func(string) string, stderr io.Writer, opt 
 	}
 	return app.Run(ctx, cfg.Config, migrations.Activity, stderr, func(ctx context.Context, d app.Deps) (*app.Service, error) {
 		store, sales, outbox := NewStore(d.Pool), NewSales(d.Pool), NewOutbox(d.Pool)
+		// Every decision about a sale window is made with the database's
+		// clock, the one commit_claims decides by: measured now, before the
+		// first request, and kept fresh in the background.
+		clock := db.NewClock(d.Pool, opt.Now)
+		if err := clock.Measure(ctx); err != nil {
+			return nil, fmt.Errorf("measure the database's clock: %w", err)
+		}
+		if err := clockMetrics(d.Metrics, clock); err != nil {
+			return nil, err
+		}
 		productPeer, err := d.Peer("product", cfg.ProductServiceURL)
 		if err != nil {
 			return nil, err
@@ -97,6 +109,7 @@ func Run(ctx context.Context, getenv func(string) string, stderr io.Writer, opt 
 		rel := newRelay(outbox, orders, cfg.RelayBatch, cfg.RelayInterval, d.Tracer, d.Log)
 		engine := seckill.New(sales, seckill.Options{
 			MaxBatch: cfg.MaxBatch,
+			Now:      clock.Now,
 			Log:      d.Log,
 			Trace:    commitTrace(d.Tracer),
 			OnCommit: func(_ int64, claims, wins int) {
@@ -121,7 +134,7 @@ func Run(ctx context.Context, getenv func(string) string, stderr io.Writer, opt 
 		}
 		return &app.Service{
 			Routes: func(r chi.Router) {
-				routes(r, store, NewCatalog(store, products, engine.Forget, d.Log), sales, products, engine, lim, sm.observe, d.Auth,
+				routes(r, store, NewCatalog(store, products, engine.Forget, clock.Now, d.Log), sales, products, engine, lim, sm.observe, d.Auth,
 					settlements, settled)
 			},
 			Swagger: "activity",
@@ -136,10 +149,20 @@ func Run(ctx context.Context, getenv func(string) string, stderr io.Writer, opt 
 				},
 				rel.run,
 				after.run,
+				func(ctx context.Context) error {
+					return clock.Run(ctx, clockEvery, func(err error) { d.Log.Warn("database clock", "err", err) })
+				},
 			},
 		}, nil
 	}, opt)
 }
+
+// clockEvery is how often the offset to the database's clock is measured
+// again: three trivial queries, so a clock stepped on either side (an NTP
+// correction, a failover to a host whose clock differs) is followed within
+// seconds. Measuring on each gate build instead would put round trips on the
+// first buyer's path and still miss a step during a long sale.
+const clockEvery = 2 * time.Second
 
 // commitTrace returns the engine's Options.Trace: a "seckill.commit" span
 // for each group commit that decides a sampled purchase, a child of the

@@ -22,7 +22,12 @@ type Options struct {
 	// CommitTimeout bounds one commit, including its retries, and the
 	// loading of a gate (default 10s).
 	CommitTimeout time.Duration
-	// Now returns the current time (default time.Now); tests move it.
+	// Now is the clock of the sale window (default time.Now): the gate
+	// answers not_started and ended from memory by it, so it must be the
+	// clock the Store's Commit decides by (the activity service gives the
+	// database's, db.Clock.Now), or an instance whose clock is off would
+	// answer otherwise than the database. It is read on every request and
+	// must be cheap: no lock, no round trip.
 	Now func() time.Time
 	// OnCommit is called after every committed transaction with the
 	// number of claims it decided and the number of them that won. The
