@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/jackc/pgx/v5"
 	"github.com/opentracing/opentracing-go"
 
 	_ "github.com/seckill/seckill/api/activity" // registers the swagger docs
@@ -46,6 +47,12 @@ type Config struct {
 	// AfterSaleInterval is how often ended activities are closed and
 	// unsent totals retried.
 	AfterSaleInterval time.Duration
+	// ChangePollInterval is how often an instance looks for returned units
+	// while it is not listening to the database's announcements of changes;
+	// ChangeListenRetry is the first wait before it tries to listen again
+	// (doubling up to 10 s).
+	ChangePollInterval time.Duration
+	ChangeListenRetry  time.Duration
 	// Abuse limits on the seckill endpoint, in requests per second with a
 	// burst; 0 turns a limit off (the default, so benchmarks measure the
 	// service and not the limiter).
@@ -64,6 +71,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.RelayBatch = env.Int("RELAY_BATCH_SIZE", 500)
 	c.RelayInterval = env.Duration("RELAY_INTERVAL", time.Second)
 	c.AfterSaleInterval = env.Duration("AFTER_SALE_INTERVAL", time.Second)
+	c.ChangePollInterval = env.Duration("CHANGE_POLL_INTERVAL", 500*time.Millisecond)
+	c.ChangeListenRetry = env.Duration("CHANGE_LISTEN_RETRY", 500*time.Millisecond)
 	c.UserRate = env.Float("RATE_LIMIT_USER_RPS", 0)
 	c.UserBurst = env.Int("RATE_LIMIT_USER_BURST", 5)
 	c.IPRate = env.Float("RATE_LIMIT_IP_RPS", 0)
@@ -119,8 +128,17 @@ func Run(ctx context.Context, getenv func(string) string, stderr io.Writer, opt 
 				}
 			},
 		})
+		listenCfg := d.Pool.Config().ConnConfig.Copy()
+		listenCfg.RuntimeParams["application_name"] = listenerName
+		listenCfg.Tracer = nil // the wait for announcements is no query worth a span
+		changes, err := newChanges(func(ctx context.Context) (*pgx.Conn, error) { return pgx.ConnectConfig(ctx, listenCfg) },
+			engine.Forget, engine.ForgetAll, max(cfg.ChangeListenRetry, 10*time.Millisecond), d.Metrics, d.Log)
+		if err != nil {
+			return nil, err
+		}
 		settlements := NewSettlements(d.Pool)
-		after := newAfterSale(settlements, products, engine.Forget, max(cfg.AfterSaleInterval, 10*time.Millisecond), d.Log)
+		after := newAfterSale(settlements, products, engine.Forget, max(cfg.AfterSaleInterval, 10*time.Millisecond),
+			max(cfg.ChangePollInterval, 10*time.Millisecond), changes.listening, changes.polled, d.Log)
 		stm, err := newSettleMetrics(d.Metrics)
 		if err != nil {
 			return nil, err
@@ -128,7 +146,7 @@ func Run(ctx context.Context, getenv func(string) string, stderr io.Writer, opt 
 		settled := func(ap Applied) {
 			stm.observe(ap)
 			for _, id := range ap.Returned {
-				engine.Forget(id) // this instance reopens at once; the others within watchEvery
+				engine.Forget(id) // this instance reopens at once; the others when the database announces it
 			}
 			after.changed()
 		}
@@ -149,6 +167,7 @@ func Run(ctx context.Context, getenv func(string) string, stderr io.Writer, opt 
 				},
 				rel.run,
 				after.run,
+				changes.run,
 				func(ctx context.Context) error {
 					return clock.Run(ctx, clockEvery, func(err error) { d.Log.Warn("database clock", "err", err) })
 				},
