@@ -107,17 +107,20 @@ type afterSale struct {
 	wake     chan struct{}
 	log      *slog.Logger
 	seen     map[int64]int64 // watch's last view of Returns
+
+	// watchEvery is how often the watch looks for returned units while
+	// listening reports false: the fallback of the announcements (changes),
+	// which otherwise tell every instance at once. The query reads only
+	// running activities that got units back. polled counts what it drops.
+	watchEvery time.Duration
+	listening  func() bool
+	polled     func()
 }
 
-// watchEvery is how often each instance looks for returned units: a unit
-// returned to a sold-out activity is on sale on every instance within it,
-// plus one request. The query reads only running activities that got units
-// back.
-const watchEvery = 500 * time.Millisecond
-
-func newAfterSale(store *Settlements, products productClient, forget func(int64), every time.Duration, log *slog.Logger) *afterSale {
+func newAfterSale(store *Settlements, products productClient, forget func(int64), every, watchEvery time.Duration,
+	listening func() bool, polled func(), log *slog.Logger) *afterSale {
 	return &afterSale{store: store, products: products, forget: forget, every: every, wake: make(chan struct{}, 1),
-		log: log, seen: map[int64]int64{}}
+		log: log, seen: map[int64]int64{}, watchEvery: watchEvery, listening: listening, polled: polled}
 }
 
 // changed wakes the sync after a settlement moved a total.
@@ -130,11 +133,14 @@ func (a *afterSale) changed() {
 
 // run runs the three jobs until ctx is cancelled.
 func (a *afterSale) run(ctx context.Context) error {
-	t := time.NewTicker(min(a.every, watchEvery))
+	t := time.NewTicker(min(a.every, a.watchEvery))
 	defer t.Stop()
-	last := time.Time{}
+	last, watched := time.Time{}, time.Time{}
 	for {
-		a.watch(ctx)
+		if !a.listening() && time.Since(watched) >= a.watchEvery {
+			watched = time.Now()
+			a.watch(ctx)
+		}
 		if time.Since(last) >= a.every {
 			last = time.Now()
 			a.close(ctx)
@@ -157,8 +163,11 @@ func (a *afterSale) watch(ctx context.Context) {
 	}
 	for id, n := range cur {
 		if a.seen[id] != n {
-			// The first sighting counts too: a gate may predate it.
+			// The first sighting counts too: a gate may predate it. So
+			// does a change seen only now because the watch was idle
+			// while announcements came.
 			a.forget(id)
+			a.polled()
 		}
 	}
 	a.seen = cur

@@ -54,9 +54,12 @@ type Catalog struct {
 }
 
 // NewCatalog returns a Catalog writing to store and reserving at products;
-// forget is called after every edit or delete of an activity.
-func NewCatalog(store *Store, products products, forget func(activityID int64), log *slog.Logger) *Catalog {
-	return &Catalog{store: store, products: products, forget: forget, now: time.Now, log: log}
+// forget is called after every edit or delete of an activity. now is the
+// database's clock (db.Clock.Now): whether a sale has started, which
+// freezes its start, is decided by the clock the commits are decided by,
+// whatever this process's own clock says.
+func NewCatalog(store *Store, products products, forget func(activityID int64), now func() time.Time, log *slog.Logger) *Catalog {
+	return &Catalog{store: store, products: products, forget: forget, now: now, log: log}
 }
 
 // maxAttempts bounds how often an edit re-reads a row another edit changed.
@@ -65,6 +68,10 @@ const maxAttempts = 3
 // Create creates an activity and reserves its stock at the product service.
 func (c *Catalog) Create(ctx context.Context, in CreateRequest) (_ Activity, err error) {
 	defer errs.Annotate(&err, "Catalog.Create(product %d)", in.ProductID)
+	if !in.EndTime.After(c.now()) {
+		// A sale created over would answer "ended" to everyone, forever.
+		return Activity{}, errs.InvalidFields(errs.FieldErrors{"end_time": "must be in the future"})
+	}
 	p, err := c.lookupProduct(ctx, in.ProductID)
 	if err != nil {
 		return Activity{}, err

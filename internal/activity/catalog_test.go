@@ -98,7 +98,7 @@ func newCatalog(t *testing.T, f *fakeProducts) (*Catalog, *Store, *[]int64) {
 	var forgotten []int64
 	var mu sync.Mutex
 	forget := func(id int64) { mu.Lock(); forgotten = append(forgotten, id); mu.Unlock() }
-	return NewCatalog(store, f, forget, slog.New(slog.DiscardHandler)), store, &forgotten
+	return NewCatalog(store, f, forget, time.Now, slog.New(slog.DiscardHandler)), store, &forgotten
 }
 
 func later() CreateRequest {

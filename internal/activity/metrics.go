@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/seckill/seckill/internal/platform/db"
 	"github.com/seckill/seckill/internal/platform/metrics"
 	"github.com/seckill/seckill/internal/seckill"
 )
@@ -111,4 +112,20 @@ func (c stockCollector) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 	}
+}
+
+// clockMetrics exports the measured offset to the database's clock and its
+// error bound: an instance whose clock drifts shows it here, and decides
+// correctly all the same.
+func clockMetrics(m *metrics.Metrics, c *db.Clock) error {
+	if err := m.GaugeFunc("db_clock_offset_seconds", "The database's clock minus this process's, as last measured.", func() float64 {
+		off, _, _ := c.Offset()
+		return off.Seconds()
+	}); err != nil {
+		return err
+	}
+	return m.GaugeFunc("db_clock_uncertainty_seconds", "The error bound of db_clock_offset_seconds: half the round trip that measured it.", func() float64 {
+		_, unc, _ := c.Offset()
+		return unc.Seconds()
+	})
 }

@@ -16,15 +16,18 @@ package activity
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/jackc/pgx/v5"
 	"github.com/opentracing/opentracing-go"
 
 	_ "github.com/seckill/seckill/api/activity" // registers the swagger docs
 	"github.com/seckill/seckill/internal/platform/app"
 	"github.com/seckill/seckill/internal/platform/config"
+	"github.com/seckill/seckill/internal/platform/db"
 	"github.com/seckill/seckill/internal/platform/httpx"
 	"github.com/seckill/seckill/internal/platform/ratelimit"
 	"github.com/seckill/seckill/internal/platform/tracing"
@@ -44,6 +47,12 @@ type Config struct {
 	// AfterSaleInterval is how often ended activities are closed and
 	// unsent totals retried.
 	AfterSaleInterval time.Duration
+	// ChangePollInterval is how often an instance looks for returned units
+	// while it is not listening to the database's announcements of changes;
+	// ChangeListenRetry is the first wait before it tries to listen again
+	// (doubling up to 10 s).
+	ChangePollInterval time.Duration
+	ChangeListenRetry  time.Duration
 	// Abuse limits on the seckill endpoint, in requests per second with a
 	// burst; 0 turns a limit off (the default, so benchmarks measure the
 	// service and not the limiter).
@@ -62,6 +71,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.RelayBatch = env.Int("RELAY_BATCH_SIZE", 500)
 	c.RelayInterval = env.Duration("RELAY_INTERVAL", time.Second)
 	c.AfterSaleInterval = env.Duration("AFTER_SALE_INTERVAL", time.Second)
+	c.ChangePollInterval = env.Duration("CHANGE_POLL_INTERVAL", 500*time.Millisecond)
+	c.ChangeListenRetry = env.Duration("CHANGE_LISTEN_RETRY", 500*time.Millisecond)
 	c.UserRate = env.Float("RATE_LIMIT_USER_RPS", 0)
 	c.UserBurst = env.Int("RATE_LIMIT_USER_BURST", 5)
 	c.IPRate = env.Float("RATE_LIMIT_IP_RPS", 0)
@@ -77,6 +88,16 @@ func Run(ctx context.Context, getenv func(string) string, stderr io.Writer, opt 
 	}
 	return app.Run(ctx, cfg.Config, migrations.Activity, stderr, func(ctx context.Context, d app.Deps) (*app.Service, error) {
 		store, sales, outbox := NewStore(d.Pool), NewSales(d.Pool), NewOutbox(d.Pool)
+		// Every decision about a sale window is made with the database's
+		// clock, the one commit_claims decides by: measured now, before the
+		// first request, and kept fresh in the background.
+		clock := db.NewClock(d.Pool, opt.Now)
+		if err := clock.Measure(ctx); err != nil {
+			return nil, fmt.Errorf("measure the database's clock: %w", err)
+		}
+		if err := clockMetrics(d.Metrics, clock); err != nil {
+			return nil, err
+		}
 		productPeer, err := d.Peer("product", cfg.ProductServiceURL)
 		if err != nil {
 			return nil, err
@@ -97,6 +118,7 @@ func Run(ctx context.Context, getenv func(string) string, stderr io.Writer, opt 
 		rel := newRelay(outbox, orders, cfg.RelayBatch, cfg.RelayInterval, d.Tracer, d.Log)
 		engine := seckill.New(sales, seckill.Options{
 			MaxBatch: cfg.MaxBatch,
+			Now:      clock.Now,
 			Log:      d.Log,
 			Trace:    commitTrace(d.Tracer),
 			OnCommit: func(_ int64, claims, wins int) {
@@ -106,8 +128,17 @@ func Run(ctx context.Context, getenv func(string) string, stderr io.Writer, opt 
 				}
 			},
 		})
+		listenCfg := d.Pool.Config().ConnConfig.Copy()
+		listenCfg.RuntimeParams["application_name"] = listenerName
+		listenCfg.Tracer = nil // the wait for announcements is no query worth a span
+		changes, err := newChanges(func(ctx context.Context) (*pgx.Conn, error) { return pgx.ConnectConfig(ctx, listenCfg) },
+			engine.Forget, engine.ForgetAll, max(cfg.ChangeListenRetry, 10*time.Millisecond), d.Metrics, d.Log)
+		if err != nil {
+			return nil, err
+		}
 		settlements := NewSettlements(d.Pool)
-		after := newAfterSale(settlements, products, engine.Forget, max(cfg.AfterSaleInterval, 10*time.Millisecond), d.Log)
+		after := newAfterSale(settlements, products, engine.Forget, max(cfg.AfterSaleInterval, 10*time.Millisecond),
+			max(cfg.ChangePollInterval, 10*time.Millisecond), changes.listening, changes.polled, d.Log)
 		stm, err := newSettleMetrics(d.Metrics)
 		if err != nil {
 			return nil, err
@@ -115,13 +146,13 @@ func Run(ctx context.Context, getenv func(string) string, stderr io.Writer, opt 
 		settled := func(ap Applied) {
 			stm.observe(ap)
 			for _, id := range ap.Returned {
-				engine.Forget(id) // this instance reopens at once; the others within watchEvery
+				engine.Forget(id) // this instance reopens at once; the others when the database announces it
 			}
 			after.changed()
 		}
 		return &app.Service{
 			Routes: func(r chi.Router) {
-				routes(r, store, NewCatalog(store, products, engine.Forget, d.Log), sales, products, engine, lim, sm.observe, d.Auth,
+				routes(r, store, NewCatalog(store, products, engine.Forget, clock.Now, d.Log), sales, products, engine, lim, sm.observe, d.Auth,
 					settlements, settled)
 			},
 			Swagger: "activity",
@@ -136,10 +167,21 @@ func Run(ctx context.Context, getenv func(string) string, stderr io.Writer, opt 
 				},
 				rel.run,
 				after.run,
+				changes.run,
+				func(ctx context.Context) error {
+					return clock.Run(ctx, clockEvery, func(err error) { d.Log.Warn("database clock", "err", err) })
+				},
 			},
 		}, nil
 	}, opt)
 }
+
+// clockEvery is how often the offset to the database's clock is measured
+// again: three trivial queries, so a clock stepped on either side (an NTP
+// correction, a failover to a host whose clock differs) is followed within
+// seconds. Measuring on each gate build instead would put round trips on the
+// first buyer's path and still miss a step during a long sale.
+const clockEvery = 2 * time.Second
 
 // commitTrace returns the engine's Options.Trace: a "seckill.commit" span
 // for each group commit that decides a sampled purchase, a child of the

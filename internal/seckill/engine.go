@@ -22,7 +22,12 @@ type Options struct {
 	// CommitTimeout bounds one commit, including its retries, and the
 	// loading of a gate (default 10s).
 	CommitTimeout time.Duration
-	// Now returns the current time (default time.Now); tests move it.
+	// Now is the clock of the sale window (default time.Now): the gate
+	// answers not_started and ended from memory by it, so it must be the
+	// clock the Store's Commit decides by (the activity service gives the
+	// database's, db.Clock.Now), or an instance whose clock is off would
+	// answer otherwise than the database. It is read on every request and
+	// must be cheap: no lock, no round trip.
 	Now func() time.Time
 	// OnCommit is called after every committed transaction with the
 	// number of claims it decided and the number of them that won. The
@@ -53,6 +58,11 @@ type Engine struct {
 	// contended across cores on the sold-out path.
 	gates atomic.Pointer[gateSet]
 	mu    sync.Mutex
+	// drops counts the Forget calls, under mu: a load whose snapshot was
+	// read while one happened reads it again, so a change announced while
+	// the gate was being built is not lost (the announcement found no gate
+	// to drop, and the snapshot may predate the change).
+	drops uint64
 	wg    sync.WaitGroup // committers
 }
 
@@ -140,10 +150,30 @@ func (e *Engine) gate(ctx context.Context, id int64) (*gate, error) {
 func (e *Engine) load(id int64) (*gate, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), e.opt.CommitTimeout)
 	defer cancel()
-	s, err := e.store.Snapshot(ctx, id)
-	if err != nil {
-		return nil, err
+	for attempt := 1; ; attempt++ {
+		e.mu.Lock()
+		drops := e.drops
+		e.mu.Unlock()
+		s, err := e.store.Snapshot(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		g, err := e.register(id, s, drops, attempt < maxLoads)
+		if g != nil || err != nil {
+			return g, err
+		}
 	}
+}
+
+// maxLoads bounds how often a load reads a snapshot again because gates
+// were dropped meanwhile; the last one is registered whatever happened, and
+// the gate's own checks (a commit outside its window, a missing activity)
+// still drop it if it is stale.
+const maxLoads = 3
+
+// register registers a gate built from s, unless retry is set and a gate
+// was dropped since drops was read: then it returns nil and no error.
+func (e *Engine) register(id int64, s Snapshot, drops uint64, retry bool) (*gate, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	set := e.gates.Load()
@@ -152,6 +182,9 @@ func (e *Engine) load(id int64) (*gate, error) {
 	}
 	if g, ok := set.byID[id]; ok {
 		return g, nil // registered by a load that finished just before this one began
+	}
+	if retry && e.drops != drops {
+		return nil, nil
 	}
 	var g *gate
 	g = newGate(s, e.store, e.opt, func() { e.forget(id, g) })
@@ -164,10 +197,30 @@ func (e *Engine) load(id int64) (*gate, error) {
 // from the database. Claims already queued are still committed.
 func (e *Engine) Forget(activityID int64) { e.forget(activityID, nil) }
 
+// ForgetAll drops every gate, for when changes may have gone unannounced
+// (the activity service's listener lost its connection).
+func (e *Engine) ForgetAll() {
+	e.mu.Lock()
+	set := e.gates.Load()
+	if set.closed {
+		e.mu.Unlock()
+		return
+	}
+	e.drops++
+	e.gates.Store(&gateSet{byID: map[int64]*gate{}})
+	e.mu.Unlock()
+	for _, g := range set.byID {
+		g.close()
+	}
+}
+
 // forget drops the activity's gate; when only is set, only if that gate is
 // still the registered one, so that a stale gate cannot drop its successor.
 func (e *Engine) forget(activityID int64, only *gate) {
 	e.mu.Lock()
+	if only == nil {
+		e.drops++
+	}
 	set := e.gates.Load()
 	g := set.byID[activityID]
 	if only != nil && g != only {

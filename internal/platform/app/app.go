@@ -72,6 +72,9 @@ type Options struct {
 	// what is the process's: the garbage collector (see gcSettings). A
 	// service started in a test's process leaves them alone.
 	OwnsProcess bool
+	// Now is the process's own clock (time.Now when nil). Tests give a
+	// service a clock that is off, to show it decides as if it were not.
+	Now func() time.Time
 }
 
 // Run starts a service and blocks until ctx is cancelled, then shuts it
