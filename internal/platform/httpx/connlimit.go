@@ -46,7 +46,7 @@ type connLimiter struct {
 
 	mu      sync.Mutex
 	open    int
-	closing int           // connections closed by Accept that the server has not yet seen go
+	closing int           // connections closed or cut by Accept that the server has not yet seen go
 	idle    connList      // connections between requests, longest idle first (busy ones may linger; see evictable)
 	fresh   connList      // accepted, first request not yet started; oldest first
 	all     openList      // every open connection, oldest first

@@ -34,7 +34,8 @@ type ServerConfig struct {
 	// WriteTimeout cuts the connection. 0 turns it off.
 	HandlerTimeout time.Duration
 	// MaxConns caps the open connections; at the cap the longest idle
-	// keep-alive connection is closed to admit a new one. 0 turns the cap
+	// keep-alive connection is closed to admit a new one, else a silent
+	// one, else a body trickler is cut (see BodyGrace). 0 turns the cap
 	// off.
 	MaxConns int
 	// BodyGrace is how long, at the connection cap, a request's body may
