@@ -30,6 +30,9 @@ func TestMain(m *testing.M) {
 	if spec := os.Getenv(floodEnv); spec != "" {
 		os.Exit(flood(spec)) // this process is a child of the flood test
 	}
+	if spec := os.Getenv(trickleEnv); spec != "" {
+		os.Exit(trickle(spec)) // this process is a child of the trickle test
+	}
 	dir, err := os.MkdirTemp("", "seckill-reliability-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

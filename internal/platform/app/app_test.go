@@ -127,6 +127,47 @@ func TestLoadConfig_ShutdownDrain(t *testing.T) {
 	}
 }
 
+// TestLoadConfig_BodyGrace reads HTTP_BODY_GRACE: 500ms by default, 0 to turn
+// it off, and a start-up error naming it when it is negative, not a
+// duration, or not below HTTP_READ_TIMEOUT (which would always act first).
+func TestLoadConfig_BodyGrace(t *testing.T) {
+	for _, tc := range []struct {
+		grace, readTimeout string
+		want               time.Duration
+		wantErr            bool
+	}{
+		{"", "", 500 * time.Millisecond, false},
+		{"0s", "", 0, false},
+		{"500ms", "", 500 * time.Millisecond, false},
+		{"9s", "", 9 * time.Second, false},
+		{"10s", "", 0, true},
+		{"3s", "2s", 0, true},
+		{"30s", "0s", 30 * time.Second, false},
+		{"-1s", "", 0, true},
+		{"soon", "", 0, true},
+	} {
+		t.Run("HTTP_BODY_GRACE="+tc.grace+",HTTP_READ_TIMEOUT="+tc.readTimeout, func(t *testing.T) {
+			env := config.New(func(k string) string {
+				return map[string]string{"HTTP_BODY_GRACE": tc.grace, "HTTP_READ_TIMEOUT": tc.readTimeout, "AUTH_DISABLED": "true"}[k]
+			})
+			cfg := app.LoadConfig(env, "grace", ":0")
+			err := env.Err()
+			if tc.wantErr {
+				if err == nil || !strings.Contains(err.Error(), "HTTP_BODY_GRACE") {
+					t.Errorf("error %v, want one naming HTTP_BODY_GRACE", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.HTTP.BodyGrace; got != tc.want {
+				t.Errorf("grace %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
 // TestRun_DrainsBeforeItStopsAccepting cancels the context of a service
 // that has SHUTDOWN_DRAIN set, as SIGTERM does: for the drain, /readyz
 // answers 503 with the error envelope while another route still answers

@@ -5,6 +5,7 @@
 package app
 
 import (
+	"fmt"
 	"log/slog"
 
 	"github.com/seckill/seckill/internal/platform/auth"
@@ -63,6 +64,12 @@ func LoadConfig(env *config.Env, name, defaultAddr string) Config {
 	c.Getenv = env.Getenv
 	c.Auth = auth.LoadConfig(env)
 	c.HTTP.MaxConns = env.Int("HTTP_MAX_CONNS", c.HTTP.MaxConns)
+	c.HTTP.BodyGrace = env.Duration("HTTP_BODY_GRACE", c.HTTP.BodyGrace)
+	if g, rt := c.HTTP.BodyGrace, c.HTTP.ReadTimeout; g > 0 && rt > 0 && g >= rt {
+		// HTTP_READ_TIMEOUT would always cut the trickler first: a grace
+		// that never acts is a mistake, not a choice.
+		env.Problem(fmt.Errorf("HTTP_BODY_GRACE=%s must be below HTTP_READ_TIMEOUT=%s, or 0 to turn it off", g, rt))
+	}
 	switch env.OneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error") {
 	case "debug":
 		c.LogLevel = slog.LevelDebug
@@ -88,5 +95,5 @@ func (c Config) LogAttrs() []any {
 		"db_max_conns", c.DBMaxConns, "migrate_on_start", c.Migrate, "access_log", c.AccessLog,
 		"log_level", c.LogLevel.String(), "cors_origin", c.CORS.AllowOrigin, "debug_addr", c.DebugAddr,
 		"consul_http_addr", c.ConsulAddr, "service_advertise_addr", c.AdvertiseAddr, "auth", c.Auth.String(),
-		"http_max_conns", c.HTTP.MaxConns, "shutdown_drain", c.HTTP.Drain.String(), "shutdown_timeout", c.HTTP.ShutdownTimeout.String()}
+		"http_max_conns", c.HTTP.MaxConns, "http_body_grace", c.HTTP.BodyGrace.String(), "shutdown_drain", c.HTTP.Drain.String(), "shutdown_timeout", c.HTTP.ShutdownTimeout.String()}
 }

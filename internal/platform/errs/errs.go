@@ -21,6 +21,7 @@ const (
 	NotFound        Code = "not_found"         // the thing asked for does not exist
 	Conflict        Code = "conflict"          // the request contradicts the current state
 	TooLarge        Code = "too_large"         // the request body is over its limit
+	TooSlow         Code = "request_timeout"   // the request body did not arrive in time
 	TooManyRequests Code = "too_many_requests" // a rate limit refused the request
 	Unavailable     Code = "unavailable"       // a dependency (database, peer service) is down
 	Internal        Code = "internal"          // a bug or an unexpected failure

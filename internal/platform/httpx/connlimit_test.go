@@ -138,14 +138,14 @@ func TestConnLimiter_BusyWaitsStaleFreshEvicted(t *testing.T) {
 	l.track(busy, http.StateActive)
 
 	l.mu.Lock()
-	victim := l.evictable()
+	victim, _ := l.evictable()
 	l.mu.Unlock()
 	if victim != nil {
 		t.Fatal("a fresh connection was evicted before it went stale")
 	}
 	now = now.Add(2 * time.Minute)
 	l.mu.Lock()
-	victim = l.evictable()
+	victim, _ = l.evictable()
 	l.mu.Unlock()
 	if victim != silentRaw {
 		t.Fatalf("evicted %v, want the silent connection", victim)
@@ -154,9 +154,92 @@ func TestConnLimiter_BusyWaitsStaleFreshEvicted(t *testing.T) {
 		t.Fatal("the busy connection was closed")
 	}
 	l.mu.Lock()
-	victim = l.evictable()
+	victim, _ = l.evictable()
 	l.mu.Unlock()
 	if victim != nil {
 		t.Fatal("a busy connection was offered for eviction")
+	}
+}
+
+// TestConnLimiter_CutsOldestBodyTricklerAfterGrace: at the cap, with no
+// idle or silent connection, the connection cut is the oldest one whose
+// body has been arriving for longer than the grace, never one whose body
+// is complete or came recently.
+func TestConnLimiter_CutsOldestBodyTricklerAfterGrace(t *testing.T) {
+	ln := newChanListener()
+	l := newConnLimiter(ln, 3, time.Minute)
+	l.bodyGrace = time.Second
+	now := time.Now()
+	l.now = func() time.Time { return now } // only this goroutine calls it
+	defer l.Close()
+	var conns []*limitedConn
+	for range 3 {
+		_, c := accept(t, l, ln)
+		lc := c.(*limitedConn)
+		lc.scan = new(framingScanner)
+		l.track(c, http.StateActive)
+		conns = append(conns, lc)
+	}
+	handling, recent, trickler := conns[0], conns[1], conns[2]
+	// handling: body complete, handler running; recent: body began now;
+	// trickler: body began 2 s ago.
+	recent.scan.bodySince.Store(now.UnixNano())
+	trickler.scan.bodySince.Store(now.Add(-2 * time.Second).UnixNano())
+	_ = handling
+
+	l.mu.Lock()
+	victim, cut := l.evictable()
+	l.mu.Unlock()
+	if victim != trickler.Conn || !cut {
+		t.Fatalf("evicted %v (cut %v), want the trickler cut", victim, cut)
+	}
+	l.mu.Lock()
+	victim, _ = l.evictable()
+	l.mu.Unlock()
+	if victim != nil {
+		t.Fatalf("evicted %v, want none: the trickler is already cut, the other body came recently", victim)
+	}
+	now = now.Add(2 * time.Second)
+	l.mu.Lock()
+	victim, cut = l.evictable()
+	l.mu.Unlock()
+	if victim != recent.Conn || !cut {
+		t.Fatalf("evicted %v (cut %v), want the second trickler once past the grace", victim, cut)
+	}
+
+	l.bodyGrace = 0
+	recent.evicted, trickler.evicted = false, false
+	l.mu.Lock()
+	victim, _ = l.evictable()
+	l.mu.Unlock()
+	if victim != nil {
+		t.Fatal("a body trickler was cut with the grace off")
+	}
+}
+
+// TestFramingScanner_BodySince: a body that arrives with its headers is
+// never stamped; one still arriving after the read is, until it is
+// complete; a chunked body stays stamped.
+func TestFramingScanner_BodySince(t *testing.T) {
+	var s framingScanner
+	s.feed([]byte("POST / HTTP/1.1\r\nContent-Length: 4\r\n\r\nabcd"))
+	if s.bodySince.Load() != 0 {
+		t.Fatal("a body that came with its headers was stamped")
+	}
+	s.feed([]byte("POST / HTTP/1.1\r\nContent-Length: 4\r\n\r\nab"))
+	if s.bodySince.Load() == 0 {
+		t.Fatal("a body still arriving was not stamped")
+	}
+	s.feed([]byte("c"))
+	if s.bodySince.Load() == 0 {
+		t.Fatal("the stamp went before the body was complete")
+	}
+	s.feed([]byte("d"))
+	if s.bodySince.Load() != 0 {
+		t.Fatal("the stamp stayed after the body was complete")
+	}
+	s.feed([]byte("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"))
+	if s.bodySince.Load() == 0 {
+		t.Fatal("a chunked body was not stamped")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"reflect"
 	"strconv"
 	"strings"
@@ -31,7 +32,8 @@ type Validator interface {
 // refuses a Content-Type other than JSON (415), bodies over MaxBodyBytes
 // (413), and with 400: invalid UTF-8, duplicate keys, unknown fields,
 // trailing data and wrong types; then it runs T's Valid method when it has
-// one. A body the client stopped sending is an Abandoned error.
+// one. A body the client stopped sending is an Abandoned error; one that
+// did not arrive in time is a TooSlow error (408).
 func Decode[T any](w http.ResponseWriter, r *http.Request) (T, error) {
 	var v T
 	if err := CheckContentType(r); err != nil {
@@ -82,6 +84,11 @@ func DecodeJSON(body io.Reader, dst any) error {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return decodeError(err)
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// ReadTimeout passed, or the connection limiter cut a body
+			// trickler at the cap: the client is still there to read why.
+			return errs.Wrap(errs.TooSlow, err, "the request body did not arrive in time")
 		}
 		// The client stopped sending (it closed the connection or timed
 		// out): nobody is there to read an answer.

@@ -66,6 +66,8 @@ func StatusOf(code errs.Code) int {
 		return http.StatusConflict
 	case errs.TooLarge:
 		return http.StatusRequestEntityTooLarge
+	case errs.TooSlow:
+		return http.StatusRequestTimeout
 	case errs.TooManyRequests:
 		return http.StatusTooManyRequests
 	case errs.Unavailable:
@@ -93,6 +95,8 @@ func CodeOfStatus(status int) errs.Code {
 		return errs.Conflict
 	case http.StatusRequestEntityTooLarge:
 		return errs.TooLarge
+	case http.StatusRequestTimeout:
+		return errs.TooSlow
 	case http.StatusTooManyRequests:
 		return errs.TooManyRequests
 	case http.StatusServiceUnavailable, http.StatusBadGateway, http.StatusGatewayTimeout:
@@ -129,7 +133,9 @@ const StatusClientClosedRequest = 499
 // wait cut short by the client is not a server error.
 func Error(w http.ResponseWriter, r *http.Request, err error) {
 	code := errs.CodeOf(err)
-	if code != errs.Abandoned && errors.Is(r.Context().Err(), context.Canceled) {
+	// A body read that timed out cancels the request's context too, but
+	// the client is there, and is told 408.
+	if code != errs.Abandoned && code != errs.TooSlow && errors.Is(r.Context().Err(), context.Canceled) {
 		code, err = errs.Abandoned, errs.Wrap(errs.Abandoned, err, "the client closed the request")
 	}
 	status := StatusOf(code)
@@ -140,6 +146,10 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 	case status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "":
 		// RFC 6750: a 401 names the scheme the caller should use.
 		w.Header().Set("WWW-Authenticate", `Bearer realm="seckill"`)
+	case status == http.StatusRequestTimeout:
+		// The rest of the body may still come; it must not be read as a
+		// request.
+		w.Header()["Connection"] = []string{"close"}
 	case status >= 500:
 		Logger(r.Context()).ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path,
 			"request_id", RequestIDFrom(r.Context()), "err", err)

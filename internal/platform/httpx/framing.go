@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"sync/atomic"
+	"time"
 
 	"github.com/seckill/seckill/internal/platform/errs"
 )
@@ -66,20 +67,40 @@ const lineMax = 64
 // framingScanner follows the framing of a connection's requests. It is fed
 // every byte the server reads, in order, from one goroutine at a time.
 type framingScanner struct {
-	state  uint8
-	line   [lineMax]byte
-	n      int  // bytes of the current header line; more than lineMax when too long to keep
-	skip   bool // the current line can be neither header of interest
-	te, cl bool // the current header block has a Transfer-Encoding, a Content-Length
-	length int64
-	remain int64 // body bytes still to come
+	state   uint8
+	line    [lineMax]byte
+	n       int  // bytes of the current header line; more than lineMax when too long to keep
+	skip    bool // the current line can be neither header of interest
+	te, cl  bool // the current header block has a Transfer-Encoding, a Content-Length
+	length  int64
+	remain  int64 // body bytes still to come
+	pending bool  // a body began in the bytes being fed; feed stamps bodySince if it does not end there too
 	// verdict is read by request goroutines while the connection's reader
 	// may be scanning the next request.
 	verdict atomic.Uint32
+	// bodySince is when the body now arriving began (Unix nanoseconds),
+	// or 0 between bodies; the connection limiter reads it to find a
+	// client that trickles its body (see connLimiter.evictable). A chunked
+	// body, which the scanner does not follow, counts as arriving until
+	// the connection closes. It costs a clock reading per request that
+	// has a body the first read did not hold whole.
+	bodySince atomic.Int64
 }
 
 // feed scans the next bytes read from the connection.
 func (s *framingScanner) feed(p []byte) {
+	s.scan(p)
+	if s.pending {
+		// Only a body still arriving after this read is stamped: the
+		// small bodies that come with their headers cost no clock reading.
+		s.pending = false
+		if s.state == scanBody && s.bodySince.Load() == 0 {
+			s.bodySince.Store(time.Now().UnixNano())
+		}
+	}
+}
+
+func (s *framingScanner) scan(p []byte) {
 	for len(p) > 0 {
 		switch s.state {
 		case scanDone:
@@ -93,6 +114,9 @@ func (s *framingScanner) feed(p []byte) {
 			p = p[k:]
 			if s.remain == 0 {
 				s.state = scanStart
+				if s.bodySince.Load() != 0 {
+					s.bodySince.Store(0)
+				}
 			}
 		case scanStart:
 			if p[0] == '\r' || p[0] == '\n' {
@@ -173,6 +197,7 @@ func (s *framingScanner) endHeaders() {
 		s.stop(framingChunked)
 	case s.length > 0:
 		s.state, s.remain = scanBody, s.length
+		s.pending = true
 	default:
 		s.state = scanStart
 	}
@@ -181,6 +206,9 @@ func (s *framingScanner) endHeaders() {
 func (s *framingScanner) stop(v framing) {
 	s.state = scanDone
 	s.verdict.Store(uint32(v))
+	if v == framingChunked {
+		s.bodySince.Store(time.Now().UnixNano())
+	}
 }
 
 // hasPrefixFold reports whether b begins with prefix, which is lower case,

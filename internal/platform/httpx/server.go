@@ -34,9 +34,16 @@ type ServerConfig struct {
 	// WriteTimeout cuts the connection. 0 turns it off.
 	HandlerTimeout time.Duration
 	// MaxConns caps the open connections; at the cap the longest idle
-	// keep-alive connection is closed to admit a new one. 0 turns the cap
+	// keep-alive connection is closed to admit a new one, else a silent
+	// one, else a body trickler is cut (see BodyGrace). 0 turns the cap
 	// off.
 	MaxConns int
+	// BodyGrace is how long, at the connection cap, a request's body may
+	// take to arrive before its connection may be cut (408) to admit a new
+	// one, when no idle or silent connection can go instead. It never cuts
+	// below the cap. 0 turns it off: tricklers then hold their slots until
+	// ReadTimeout.
+	BodyGrace time.Duration
 }
 
 // DefaultMaxConns is the default cap on a server's open connections: far
@@ -68,6 +75,11 @@ func DefaultServerConfig(addr string) ServerConfig {
 		MaxHeaderBytes:  64 << 10,
 		HandlerTimeout:  10 * time.Second,
 		MaxConns:        DefaultMaxConns(),
+		// Long enough for a phone to send a small JSON body a round trip
+		// after its headers. Tricklers admitted together come of age
+		// together, and a newcomer can wait up to the grace for the next
+		// batch, so it must be well under a second.
+		BodyGrace: 500 * time.Millisecond,
 	}
 }
 
@@ -115,10 +127,11 @@ func Serve(ctx context.Context, log *slog.Logger, c ServerConfig, h http.Handler
 		// one that has not after half a second may be closed at the cap,
 		// so silent connections cannot keep a newcomer waiting long.
 		lim := newConnLimiter(ln, c.MaxConns, staleAfter)
+		lim.bodyGrace = c.BodyGrace
 		srv.ConnState = lim.track
 		ln = lim
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "max_conns", c.MaxConns)
+	log.Info("listening", "addr", ln.Addr().String(), "max_conns", c.MaxConns, "body_grace", c.BodyGrace.String())
 	if ready != nil {
 		ready(ln.Addr().String())
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -270,5 +271,114 @@ func TestServe_DrainAsksKeepAliveClientsToLeave(t *testing.T) {
 		}
 	case <-time.After(c.Drain + 10*time.Second):
 		t.Fatal("Serve did not return after its drain")
+	}
+}
+
+// TestServe_BodyTricklersAtTheCap fills the cap with clients trickling
+// their bodies: a new client is answered well within a second, even a
+// slow one whose small body comes a while after its headers, and the
+// tricklers are cut with 408 and Connection: close. Below the cap, a body
+// slower than the grace is served.
+func TestServe_BodyTricklersAtTheCap(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := DefaultServerConfig("127.0.0.1:0")
+	c.MaxConns = 4
+	c.BodyGrace = 300 * time.Millisecond
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	var started atomic.Int64
+	go func() {
+		done <- Serve(ctx, slog.New(slog.DiscardHandler), c, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			started.Add(1)
+			in, err := Decode[struct {
+				UserID int `json:"user_id"`
+			}](w, r)
+			if err != nil {
+				Error(w, r, err)
+				return
+			}
+			OK(w, in.UserID)
+		}), func(a string) { addr <- a })
+	}()
+	a := <-addr
+	const body = `{"user_id":7}`
+	// send writes the headers, then the body in parts with pause between
+	// them (a client's pacing), and reads the answer.
+	send := func(conn net.Conn, pause time.Duration, parts ...string) (*http.Response, error) {
+		head := fmt.Sprintf("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", len(body))
+		if _, err := conn.Write([]byte(head)); err != nil {
+			return nil, err
+		}
+		for _, p := range parts {
+			time.Sleep(pause)
+			if _, err := conn.Write([]byte(p)); err != nil {
+				return nil, err
+			}
+		}
+		return http.ReadResponse(bufio.NewReader(conn), nil)
+	}
+	dial := func(t *testing.T) net.Conn {
+		conn, err := net.Dial("tcp", a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+		return conn
+	}
+
+	t.Run("below the cap a slow body is served", func(t *testing.T) {
+		start := time.Now()
+		resp, err := send(dial(t), 200*time.Millisecond, body[:3], body[3:6], body[6:])
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("a body taking %s: %v %v, want 200", time.Since(start), resp, err)
+		}
+	})
+
+	t.Run("at the cap tricklers are cut for a newcomer", func(t *testing.T) {
+		type answer struct {
+			resp *http.Response
+			err  error
+		}
+		tricklers := make(chan answer, c.MaxConns)
+		for range c.MaxConns {
+			conn := dial(t)
+			go func() {
+				// One byte, then nothing more until cut.
+				resp, err := send(conn, 0, body[:1])
+				tricklers <- answer{resp, err}
+			}()
+		}
+		// The tricklers hold every slot once each request has started
+		// (the first subtest's idle connection was closed for one); a
+		// newcomer then needs one of them cut.
+		deadline := time.Now().Add(5 * time.Second)
+		for started.Load() < int64(1+c.MaxConns) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d trickler requests started, want %d", started.Load()-1, c.MaxConns)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		start := time.Now()
+		// A phone on a bad link: the small body comes a round trip after
+		// its headers.
+		resp, err := send(dial(t), 150*time.Millisecond, body)
+		took := time.Since(start)
+		if err != nil || resp.StatusCode != 200 || took > time.Second {
+			t.Fatalf("a newcomer at a cap full of tricklers: %v %v in %s, want 200 within 1s", resp, err, took)
+		}
+		cutOne := <-tricklers
+		if cutOne.err != nil || cutOne.resp.StatusCode != http.StatusRequestTimeout || !cutOne.resp.Close {
+			t.Fatalf("the trickler cut: %v %v, want 408 with Connection: close", cutOne.resp, cutOne.err)
+		}
+		if _, err := cutOne.resp.Body.Read(make([]byte, 512)); err != nil && err != io.EOF {
+			t.Fatal(err)
+		}
+		t.Logf("newcomer answered in %s", took.Round(time.Millisecond))
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Serve: %v", err)
 	}
 }
