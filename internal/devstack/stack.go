@@ -165,6 +165,6 @@ func (s *Stack) Wait(ctx context.Context) error {
 	case <-ctx.Done():
 		return nil
 	case p := <-exited:
-		return fmt.Errorf("the %s service exited (%v); its last lines:\n%s", p.Name, p.Err(), lastLines(p.Output(), 20))
+		return fmt.Errorf("the %s service exited (%v); its last lines:\n%s", p.Name, p.Err(), LastLines(p.Output(), 20))
 	}
 }

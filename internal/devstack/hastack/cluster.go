@@ -201,7 +201,7 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (_ *Cluster, err error
 	c.MultiHostURL = fmt.Sprintf("postgres://seckill:%s@%s/seckill?sslmode=disable&target_session_attrs=read-write", c.password, strings.Join(hosts, ","))
 	if _, err := c.WaitHealthy(ctx, healthyWithin); err != nil {
 		for _, n := range c.Nodes {
-			err = fmt.Errorf("%w\n%s's last lines:\n%s", err, n.Name, lastLines(n.Patroni.Output(), 15))
+			err = fmt.Errorf("%w\n%s's last lines:\n%s", err, n.Name, devstack.LastLines(n.Patroni.Output(), 15))
 		}
 		return nil, err
 	}

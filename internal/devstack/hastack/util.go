@@ -10,18 +10,11 @@ import (
 	"os"
 	"os/user"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/seckill/seckill/internal/devstack/pgserver"
 )
-
-// lastLines returns the last n lines of s.
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
-}
 
 func postgresUser() (*syscall.Credential, error) {
 	if os.Geteuid() != 0 {
